@@ -1,0 +1,1 @@
+namespace OrleansSecureCache; internal static class AssemblyMarker {}

@@ -1,0 +1,1 @@
+namespace OrleansSecureCache.Grains; internal static class AssemblyMarker {}
