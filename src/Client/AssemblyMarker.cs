@@ -1,1 +1,0 @@
-namespace OrleansSecureCache; internal static class AssemblyMarker {}

@@ -1,1 +1,0 @@
-namespace OrleansSecureCache.Grains; internal static class AssemblyMarker {}

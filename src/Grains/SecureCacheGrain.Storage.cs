@@ -1,0 +1,242 @@
+using Orleans.Storage;
+
+namespace OrleansSecureCache.Grains;
+
+/// <summary>
+/// How an entry reaches grain storage. An entry is never one storage object (it may be far larger than
+/// a message): a manifest record under the grain's own id, and one record per chunk keyed by key,
+/// version and index (DESIGN.md, invariant 8).
+/// </summary>
+public sealed partial class SecureCacheGrain
+{
+    private const string ManifestStateName = "osc-manifest";
+    private const string ChunkGrainType = "osc-chunk";
+
+    private readonly IGrainStorage _storage;
+    private readonly SemaphoreSlim _storageLock = new(1, 1);
+    private string? _manifestETag;
+
+    private async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        await _storageLock.WaitAsync(cancellationToken);
+        try
+        {
+            var state = new GrainState<EntryManifest>();
+            await _storage.ReadStateAsync(ManifestStateName, this.GetGrainId(), state);
+            if (!state.RecordExists || state.State is not { } manifest)
+            {
+                return;
+            }
+
+            _manifestETag = state.ETag;
+            _generation = manifest.Generation;
+            CommittedEntry? entry = null;
+            if (manifest.VersionId != Guid.Empty && manifest.Header is not null && manifest.ExpiresAt > Now)
+            {
+                entry = await ReadChunksAsync(manifest);
+            }
+
+            var keep = _options.Persistence == EntryPersistence.WriteThrough;
+            if (entry is not null)
+            {
+                _entry = entry;
+            }
+            else if (manifest.VersionId != Guid.Empty)
+            {
+                keep = false; // expired or incomplete: nothing worth keeping
+            }
+
+            if (!keep)
+            {
+                // With OnDeactivate the activation now holds the bytes; storage gets them back at deactivation.
+                await ClearManifestAsync();
+                if (manifest.VersionId != Guid.Empty)
+                {
+                    await DeleteChunksAsync(manifest.VersionId, manifest.ChunkCount);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.StorageFailed(_logger, ex, Key, "load");
+        }
+        finally
+        {
+            _storageLock.Release();
+        }
+    }
+
+    private async Task<CommittedEntry?> ReadChunksAsync(EntryManifest manifest)
+    {
+        var chunks = new byte[manifest.ChunkCount][];
+        long bytes = 0;
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            var record = new GrainState<ChunkRecord>();
+            await _storage.ReadStateAsync(ChunkGrainType, ChunkId(manifest.VersionId, i), record);
+            if (!record.RecordExists || record.State?.Data is not { } data)
+            {
+                return null; // a chunk is gone (e.g. its storage silo died): the entry is a miss
+            }
+
+            chunks[i] = data;
+            bytes += data.Length;
+        }
+
+        return new CommittedEntry(manifest.VersionId, manifest.Generation, manifest.Header!, chunks, bytes, manifest.ExpiresAt);
+    }
+
+    private async Task SaveOnDeactivateAsync(CancellationToken cancellationToken)
+    {
+        if (_options.Persistence != EntryPersistence.OnDeactivate)
+        {
+            return;
+        }
+
+        var entry = _entry is { } e && e.ExpiresAt > Now ? e : null;
+        if (entry is null && _generation == 0)
+        {
+            return;
+        }
+
+        await _storageLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (entry is not null)
+            {
+                await WriteChunksAsync(entry);
+            }
+
+            await WriteManifestAsync(entry);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.StorageFailed(_logger, ex, Key, "deactivate");
+        }
+        finally
+        {
+            _storageLock.Release();
+        }
+    }
+
+    private async Task PersistCommitAsync(CommittedEntry entry)
+    {
+        if (_options.Persistence != EntryPersistence.WriteThrough)
+        {
+            return;
+        }
+
+        await _storageLock.WaitAsync();
+        try
+        {
+            var previous = _entry;
+            await WriteChunksAsync(entry);
+            await WriteManifestAsync(entry);
+            if (previous is not null)
+            {
+                await DeleteChunksAsync(previous.VersionId, previous.Chunks.Length);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The entry is still served from memory; it just will not survive this activation.
+            Log.StorageFailed(_logger, ex, Key, "commit");
+        }
+        finally
+        {
+            _storageLock.Release();
+        }
+    }
+
+    private async Task PersistDropAsync(CommittedEntry? entry)
+    {
+        if (_options.Persistence != EntryPersistence.WriteThrough)
+        {
+            return;
+        }
+
+        await _storageLock.WaitAsync();
+        try
+        {
+            await WriteManifestAsync(_entry);
+            if (entry is not null && !ReferenceEquals(entry, _entry))
+            {
+                await DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.StorageFailed(_logger, ex, Key, "drop");
+        }
+        finally
+        {
+            _storageLock.Release();
+        }
+    }
+
+    private async Task WriteChunksAsync(CommittedEntry entry)
+    {
+        for (var i = 0; i < entry.Chunks.Length; i++)
+        {
+            var record = new GrainState<ChunkRecord>(new ChunkRecord { Data = entry.Chunks[i] });
+            await _storage.WriteStateAsync(ChunkGrainType, ChunkId(entry.VersionId, i), record);
+        }
+    }
+
+    private async Task DeleteChunksAsync(Guid versionId, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var record = new GrainState<ChunkRecord>();
+            var id = ChunkId(versionId, i);
+            await _storage.ReadStateAsync(ChunkGrainType, id, record);
+            if (record.RecordExists)
+            {
+                await _storage.ClearStateAsync(ChunkGrainType, id, record);
+            }
+        }
+    }
+
+    private async Task WriteManifestAsync(CommittedEntry? entry)
+    {
+        var manifest = new EntryManifest
+        {
+            Generation = _generation,
+            VersionId = entry?.VersionId ?? Guid.Empty,
+            Header = entry?.Header,
+            ChunkCount = entry?.Chunks.Length ?? 0,
+            ExpiresAt = entry?.ExpiresAt ?? default,
+        };
+        var state = new GrainState<EntryManifest>(manifest, _manifestETag);
+        state.RecordExists = _manifestETag is not null;
+        await _storage.WriteStateAsync(ManifestStateName, this.GetGrainId(), state);
+        _manifestETag = state.ETag;
+    }
+
+    private async Task ClearManifestAsync()
+    {
+        var state = new GrainState<EntryManifest>(new EntryManifest(), _manifestETag) { RecordExists = _manifestETag is not null };
+        await _storage.ClearStateAsync(ManifestStateName, this.GetGrainId(), state);
+        _manifestETag = null;
+    }
+
+    private GrainId ChunkId(Guid versionId, int index) => GrainId.Create(ChunkGrainType, $"{Key}/{versionId:N}/{index}");
+}
+
+/// <summary>What grain storage keeps of an entry besides its chunks.</summary>
+[GenerateSerializer]
+public sealed class EntryManifest
+{
+    [Id(0)] public long Generation { get; set; }
+    [Id(1)] public Guid VersionId { get; set; }
+    [Id(2)] public byte[]? Header { get; set; }
+    [Id(3)] public int ChunkCount { get; set; }
+    [Id(4)] public DateTimeOffset ExpiresAt { get; set; }
+}
+
+/// <summary>One stored chunk, in a record of its own.</summary>
+[GenerateSerializer]
+public sealed class ChunkRecord
+{
+    [Id(0)] public byte[]? Data { get; set; }
+}
