@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Logging;
+using OrleansSecureCache.Format;
+using OrleansSecureCache.Grains;
+
+namespace OrleansSecureCache;
+
+/// <summary>
+/// The client side of the grain's lease protocol: ask for the entry or a lease, wait in long polls while
+/// another caller builds, verify what comes back, and fall back to computing locally on faults.
+/// </summary>
+public sealed partial class SecureCache
+{
+    /// <summary>What a call ends up doing after talking to the grain.</summary>
+    private enum AcquireKind
+    {
+        /// <summary>A verified entry was accepted by the caller's reader.</summary>
+        Hit,
+        /// <summary>This caller holds the lease and builds.</summary>
+        Lease,
+        /// <summary>Compute without storing: the cluster faulted, the wait bound ran out, or entries kept failing to verify.</summary>
+        ComputeOnly,
+    }
+
+    private readonly record struct Acquired(AcquireKind Kind, LeaseGrant? Lease);
+
+    /// <summary>Unreadable entries in a row after which a caller stops reporting and just computes.</summary>
+    private const int MaxUnreadableRetries = 3;
+
+    /// <summary>
+    /// Runs the lookup loop for a memoize call. <paramref name="accept"/> turns verified plaintext into the
+    /// caller's value and returns false when it cannot (a deserialization failure counts as unreadable).
+    /// </summary>
+    private async Task<Acquired> AcquireAsync(CallContext call, Func<byte[], bool> accept, CancellationToken cancellationToken)
+    {
+        if (!_circuit.TryEnter())
+        {
+            _metrics.Fallbacks.Add(1);
+            Log.CircuitOpenFallback(_logger, call.KeyForLog);
+            return new Acquired(AcquireKind.ComputeOnly, null);
+        }
+
+        var waitUntil = _time.GetUtcNow() + call.WaitTimeout;
+        var unreadable = 0;
+        var waited = false;
+        var force = call.ForceOverwrite;
+        try
+        {
+            while (true)
+            {
+                var remaining = waitUntil - _time.GetUtcNow();
+                var request = new LookupRequest(force, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _options.LeaseDuration, call.InlineBytes);
+                var reply = await CallAsync(call, g => g.GetOrLease(request, cancellationToken), cancellationToken, _longPollBound).ConfigureAwait(false);
+                switch (reply.Outcome)
+                {
+                    case LookupOutcome.Hit when reply.Entry is { } entry:
+                        var read = await ReadEntryAsync(call, entry, cancellationToken).ConfigureAwait(false);
+                        if (read.Outcome == ReadOutcome.Gone)
+                        {
+                            continue; // replaced while we read it: ask again
+                        }
+
+                        var reason = read.Reason;
+                        if (read.Outcome == ReadOutcome.Verified)
+                        {
+                            if (accept(read.Plaintext!))
+                            {
+                                _metrics.Hits.Add(1);
+                                if (waited)
+                                {
+                                    _metrics.WaitedHits.Add(1);
+                                }
+
+                                return new Acquired(AcquireKind.Hit, null);
+                            }
+
+                            reason = MissReason.Format;
+                        }
+
+                        _metrics.Unreadable.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+                        Log.Unreadable(_logger, call.KeyForLog, reason);
+                        await CallAsync(call, g => g.ReportUnreadable(entry.VersionId), cancellationToken).ConfigureAwait(false);
+                        if (++unreadable >= MaxUnreadableRetries)
+                        {
+                            return new Acquired(AcquireKind.ComputeOnly, null);
+                        }
+
+                        continue;
+
+                    case LookupOutcome.Lease when reply.Lease is { } lease:
+                        _metrics.Misses.Add(1);
+                        return new Acquired(AcquireKind.Lease, lease);
+
+                    case LookupOutcome.Wait:
+                        if (!waited)
+                        {
+                            waited = true;
+                            _metrics.Waits.Add(1);
+                            Log.Waiting(_logger, call.KeyForLog);
+                        }
+
+                        if (_time.GetUtcNow() >= waitUntil)
+                        {
+                            _metrics.WaitTimeouts.Add(1);
+                            Log.WaitTimedOut(_logger, call.KeyForLog, call.WaitTimeout);
+                            return new Acquired(AcquireKind.ComputeOnly, null);
+                        }
+
+                        continue;
+
+                    default:
+                        throw new CacheFaultException($"The grain answered {reply.Outcome} without its payload.", null);
+                }
+            }
+        }
+        catch (CacheFaultException ex)
+        {
+            _metrics.Fallbacks.Add(1);
+            Log.ClusterFault(_logger, ex.InnerException ?? ex, call.KeyForLog);
+            return new Acquired(AcquireKind.ComputeOnly, null);
+        }
+    }
+
+    /// <summary>
+    /// A grain call with a bound, counted by the circuit breaker. Faults come out as
+    /// <see cref="CacheFaultException"/>; the caller's own cancellation comes out as itself.
+    /// </summary>
+    private async Task<TResult> CallAsync<TResult>(CallContext call, Func<ISecureCacheGrain, Task<TResult>> operation, CancellationToken cancellationToken, TimeSpan? bound = null)
+    {
+        try
+        {
+            var result = await operation(call.Grain).WaitAsync(bound ?? _options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
+            if (_circuit.RecordSuccess())
+            {
+                Log.CircuitClosed(_logger);
+            }
+
+            return result;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            if (_circuit.RecordFailure())
+            {
+                _metrics.CircuitOpened.Add(1);
+                Log.CircuitOpened(_logger, _options.CircuitBreakDuration);
+            }
+
+            throw new CacheFaultException("A call to the cache cluster failed.", ex);
+        }
+    }
+
+    private Task CallAsync(CallContext call, Func<ISecureCacheGrain, Task> operation, CancellationToken cancellationToken) =>
+        CallAsync(call, async g =>
+        {
+            await operation(g).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>A cluster fault inside the client; never leaves the memoize methods.</summary>
+    private sealed class CacheFaultException(string message, Exception? inner) : Exception(message, inner);
+}
