@@ -132,3 +132,25 @@ public class EntryEncoderTests
         }
     }
 }
+
+public class ValueKeyCacheTests
+{
+    [Fact]
+    public void ValueKeyCache_ReturnsTheDerivedKey_AcrossMoreKeysThanItHolds()
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            var key = RandomBytes(32, seed: 1000 + i);
+            Assert.Equal(Ecv1.DeriveValueKey(key, 0), Ecv1.GetValueKey(key).ToArray());
+            Assert.Equal(Ecv1.DeriveValueKey(key, 0), Ecv1.GetValueKey(key).ToArray());
+        }
+    }
+
+    [Fact]
+    public void ValueKey_DependsOnKeyIdAndEveryKeyLength()
+    {
+        var key = RandomBytes(32, seed: 1);
+        Assert.NotEqual(Ecv1.DeriveValueKey(key, 0), Ecv1.DeriveValueKey(key, 1));
+        Assert.NotEqual(Ecv1.GetValueKey(key[..16]).ToArray(), Ecv1.GetValueKey(key[..24]).ToArray());
+    }
+}
