@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Security.Cryptography;
 
@@ -265,10 +266,15 @@ internal static class EntryDecoder
 
     /// <summary>
     /// Inflates zlib data into a buffer that never grows past <paramref name="cap"/>; null when the data
-    /// is corrupt or would exceed the cap. Memory stays within about 1.5 x cap while growing.
+    /// is corrupt, truncated, followed by extra bytes, or would exceed the cap. Memory stays within
+    /// about 1.5 x cap while growing.
     /// </summary>
     internal static byte[]? Inflate(byte[] source, int sourceLength, long cap)
     {
+        if (sourceLength == 0)
+        {
+            return []; // ZLibStream writes nothing at all for an empty input
+        }
         int capacityLimit = (int)Math.Min(cap, Array.MaxLength);
         int initial = (int)Math.Min(capacityLimit, Math.Max(64 * 1024, (long)sourceLength * 4));
         byte[] output = GC.AllocateUninitializedArray<byte>(initial);
@@ -310,6 +316,15 @@ internal static class EntryDecoder
             CryptographicOperations.ZeroMemory(output);
             return null;
         }
+        // ZLibStream reports a stream cut short as a normal end of data. A complete stream ends with
+        // the Adler-32 of its output (which zlib has then verified), so the input's last four bytes
+        // must be exactly that: this rejects truncated streams and trailing bytes alike.
+        if (sourceLength < 6
+            || BinaryPrimitives.ReadUInt32BigEndian(source.AsSpan(sourceLength - 4, 4)) != Adler32(output.AsSpan(0, filled)))
+        {
+            CryptographicOperations.ZeroMemory(output);
+            return null;
+        }
         if (filled == output.Length)
         {
             return output;
@@ -317,5 +332,26 @@ internal static class EntryDecoder
         var exact = output.AsSpan(0, filled).ToArray();
         CryptographicOperations.ZeroMemory(output);
         return exact;
+    }
+
+    /// <summary>Adler-32 (RFC 1950 §8.2).</summary>
+    internal static uint Adler32(ReadOnlySpan<byte> data)
+    {
+        const uint Mod = 65521;
+        const int MaxRun = 5552; // largest run before the sums can overflow 32 bits
+        uint a = 1, b = 0;
+        while (!data.IsEmpty)
+        {
+            int run = Math.Min(MaxRun, data.Length);
+            foreach (byte x in data[..run])
+            {
+                a += x;
+                b += a;
+            }
+            a %= Mod;
+            b %= Mod;
+            data = data[run..];
+        }
+        return (b << 16) | a;
     }
 }

@@ -101,7 +101,7 @@ internal sealed class EntryEncoder : IDisposable
         _pending = ArrayPool<byte>.Shared.Rent(_segmentSize);
         if (_compress)
         {
-            _zlib = new ZLibStream(new SegmentSink(this), EntryFormat.WriteCompressionLevel, leaveOpen: false);
+            _zlib = new ZLibStream(new SegmentSink(this), EntryFormat.WriteCompression, leaveOpen: false);
         }
     }
 
