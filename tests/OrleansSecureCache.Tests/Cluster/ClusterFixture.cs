@@ -73,6 +73,9 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             siloBuilder.AddSecureCacheGrains(o => o.MinLeaseDuration = TimeSpan.FromMilliseconds(100));
             siloBuilder.AddGrainExtension<IEntryTamperExtension, EntryTamperExtension>();
+
+            // A host that is a silo uses the cache through the same registration as a client host.
+            siloBuilder.Services.AddSecureCache(configure: o => o.SecretKey = TestSecrets.SecretKey);
         }
     }
 }
