@@ -30,7 +30,7 @@ internal static class AttackKit
         }, grains);
 
     /// <summary>A value long enough for several 48-byte segments.</summary>
-    public static string Value(string marker, int repeat = 6) => string.Concat(Enumerable.Repeat($"<{marker}>", repeat));
+    public static string Value(string marker, int repeat = 24) => string.Concat(Enumerable.Repeat($"<{marker}>", repeat));
 
     /// <summary>Stores <paramref name="value"/> under <paramref name="key"/> and returns the entry as an attacker with silo access sees it.</summary>
     public static async Task<StoredEntry> StoreAsync(ClusterFixture fixture, SecureCache cache, CacheKey key, string value, MemoizeOptions options)

@@ -59,7 +59,8 @@ public sealed class ClusterMutationPropertyTests(ClusterFixture fixture, ITestOu
 
         output.WriteLine($"{Mutations} mutations in {clock.Elapsed}: {originals} read as the original, {Mutations - originals} rebuilt; {string.Join(", ", kinds.Select(k => $"{k.Key}={k.Value}"))}");
         Assert.True(originals < Mutations / 10, $"{originals} mutations were no change at all");
-        AssertNoLeaks(fixture, [part, "ORIGINAL", "DONOR"], []);
+        // Unencrypted keys are logged as they are (the design logs the full cache key), so only values are checked there.
+        AssertNoLeaks(fixture, encrypt ? [part, "<ORIGINAL>", "<DONOR>"] : ["<ORIGINAL>", "<DONOR>"], []);
     }
 
     private static (Cluster.StoredEntry Entry, string Kind) Mutate(Cluster.StoredEntry source, Cluster.StoredEntry donor, Random random, int headerSize)

@@ -147,7 +147,7 @@ public sealed partial class ThreatCatalogueTests(ClusterFixture fixture)
     {
         var cache = SmallChunkCache(fixture);
         var key = NewKey("b7", out var part);
-        var entry = await StoreAsync(fixture, cache, key, Value("B7-VALUE", 8), Encrypted);
+        var entry = await StoreAsync(fixture, cache, key, Value("B7-VALUE"), Encrypted);
         var extra = kind == "random" ? System.Security.Cryptography.RandomNumberGenerator.GetBytes(64) : entry.Chunks[0];
         await fixture.Tamper(cache.MakeCacheKey(key, Encrypted)).Write(entry.WithChunks(entry.Chunks.Append(extra)));
 

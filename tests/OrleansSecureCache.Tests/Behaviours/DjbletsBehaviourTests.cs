@@ -106,9 +106,10 @@ public sealed class DjbletsBehaviourTests(ClusterFixture fixture)
 
         // Tampered: one bit of the committed entry.
         var entry = (await tamper.Read())!;
+        var rebuiltValue = await cache.MemoizeAsync(key, ClusterHelpers.MustHit<string>(), Encrypted);
         entry.Chunks[0][0] ^= 0x10;
         await tamper.Write(entry);
-        await AssertMissAndRebuiltAsync(cache, key, Encrypted, "rebuilt-");
+        await AssertMissAndRebuiltAsync(cache, key, Encrypted, rebuiltValue);
 
         // Not encrypted at all: a plain entry under this id.
         var plain = await StoreAsync(fixture, cache, $"m5-plain-{NewId()}", "M5-PLAIN", new MemoizeOptions { UseEncryption = false });
@@ -149,7 +150,7 @@ public sealed class DjbletsBehaviourTests(ClusterFixture fixture)
         var cache = SmallChunkCache(fixture);
         var options = new MemoizeOptions { UseEncryption = encrypt, Compress = false };
         var key = NewKey($"l3-{encrypt}", out _);
-        var items = Enumerable.Range(0, 20).Select(i => $"item-{i}").ToArray();
+        var items = Enumerable.Range(0, 60).Select(i => $"item-{i}").ToArray();
         await ClusterHelpers.Collect(cache.MemoizeIterAsync(key, () => items, options));
         var tamper = fixture.Tamper(cache.MakeCacheKey(key, options));
         var entry = (await tamper.Read())!;
@@ -167,7 +168,7 @@ public sealed class DjbletsBehaviourTests(ClusterFixture fixture)
     {
         var cache = SmallChunkCache(fixture);
         var key = NewKey("l3-corrupt", out _);
-        var items = Enumerable.Range(0, 20).Select(i => $"item-{i}").ToArray();
+        var items = Enumerable.Range(0, 60).Select(i => $"item-{i}").ToArray();
         await ClusterHelpers.Collect(cache.MemoizeIterAsync(key, () => items, Encrypted));
         var tamper = fixture.Tamper(cache.MakeCacheKey(key, Encrypted));
         var entry = (await tamper.Read())!;
