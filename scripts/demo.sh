@@ -26,7 +26,7 @@ say "starting a local silo (logs: $WORK/silo.log)"
 "${SILO[@]}" >"$WORK/silo.log" 2>&1 &
 SILO_PID=$!
 trap 'kill "$SILO_PID" 2>/dev/null || true; wait "$SILO_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
+for _ in $(seq 1 360); do
   grep -q "listening" "$WORK/silo.log" && break
   kill -0 "$SILO_PID" 2>/dev/null || { cat "$WORK/silo.log" >&2; exit 1; }
   sleep 0.5

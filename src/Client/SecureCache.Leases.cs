@@ -23,6 +23,11 @@ public sealed partial class SecureCache
 
     private readonly record struct Acquired(AcquireKind Kind, LeaseGrant? Lease);
 
+    /// <summary>The longest a grain parks one lookup (its LongPoll is at most this); bounds a parked call.</summary>
+    private static readonly TimeSpan MaxGrainLongPoll = TimeSpan.FromSeconds(20);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
     /// <summary>Unreadable entries in a row after which a caller stops reporting and just computes.</summary>
     private const int MaxUnreadableRetries = 3;
 
@@ -47,9 +52,13 @@ public sealed partial class SecureCache
         {
             while (true)
             {
+                // Only a caller that already knows another builder holds the lease asks to be parked; every
+                // other ask must be answered at once, so a hung cluster costs it OperationTimeout, not a long poll.
                 var remaining = waitUntil - _time.GetUtcNow();
-                var request = new LookupRequest(force, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _options.LeaseDuration, call.InlineBytes);
-                var reply = await CallAsync(call, g => g.GetOrLease(request, cancellationToken), cancellationToken, _longPollBound).ConfigureAwait(false);
+                var maxWait = waited && remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
+                var request = new LookupRequest(force, maxWait, _options.LeaseDuration, call.InlineBytes);
+                var bound = maxWait > TimeSpan.Zero ? Min(maxWait, MaxGrainLongPoll) + _options.OperationTimeout : _options.OperationTimeout;
+                var reply = await CallAsync(call, g => g.GetOrLease(request, cancellationToken), cancellationToken, bound).ConfigureAwait(false);
                 switch (reply.Outcome)
                 {
                     case LookupOutcome.Hit when reply.Entry is { } entry:

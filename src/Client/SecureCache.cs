@@ -28,7 +28,6 @@ public sealed partial class SecureCache : ISecureCache
     private readonly SingleFlight _flights = new();
     private readonly SecureCacheMetrics _metrics;
     private readonly DecodeLimits _decodeLimits;
-    private readonly TimeSpan _longPollBound;
 
     public SecureCache(
         IGrainFactory grains,
@@ -47,9 +46,6 @@ public sealed partial class SecureCache : ISecureCache
         _defaultKeyMaterial = SecureCacheOptionsValidator.ResolveDefaultKeyMaterial(_options);
         _circuit = new CircuitBreaker(_options.CircuitBreakerFailures, _options.CircuitBreakDuration, _time);
         _decodeLimits = new DecodeLimits(_options.MaxEntryBytes, _options.MaxExpiration, _options.ClockSkew);
-
-        // A parked lookup may take the grain's long poll (at most 20 s) before it answers.
-        _longPollBound = TimeSpan.FromSeconds(20) + _options.OperationTimeout;
     }
 
     /// <summary>True while the circuit is open and calls go straight to their factories.</summary>

@@ -23,6 +23,9 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public CapturingLoggerProvider Logs { get; } = new();
 
+    /// <summary>Every log line of the in-process silos (all levels for this project's categories), for leak checks (B22).</summary>
+    public static CapturingLoggerProvider SiloLogs { get; } = new();
+
     public async Task InitializeAsync()
     {
         var builder = new TestClusterBuilder(3);
@@ -73,6 +76,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             siloBuilder.AddSecureCacheGrains(o => o.MinLeaseDuration = TimeSpan.FromMilliseconds(100));
             siloBuilder.AddGrainExtension<IEntryTamperExtension, EntryTamperExtension>();
+            siloBuilder.Services.AddSingleton<ILoggerProvider>(SiloLogs);
+            siloBuilder.Services.AddLogging(logging => logging.AddFilter("OrleansSecureCache", LogLevel.Trace));
 
             // A host that is a silo uses the cache through the same registration as a client host.
             siloBuilder.Services.AddSecureCache(configure: o => o.SecretKey = TestSecrets.SecretKey);
