@@ -86,7 +86,7 @@ public sealed partial class SecureCacheGrain
         return new CommittedEntry(manifest.VersionId, manifest.Generation, manifest.Header!, chunks, bytes, manifest.ExpiresAt);
     }
 
-    private async Task SaveOnDeactivateAsync(CancellationToken cancellationToken)
+    private async Task SaveOnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         if (_options.Persistence != EntryPersistence.OnDeactivate)
         {
@@ -111,7 +111,15 @@ public sealed partial class SecureCacheGrain
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Log.StorageFailed(_logger, ex, Key, "deactivate");
+            // A silo that shuts down alone takes its memory storage with it; that is expected, not a fault.
+            if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
+            {
+                Log.NotSavedAtShutdown(_logger, Key, ex.Message);
+            }
+            else
+            {
+                Log.StorageFailed(_logger, ex, Key, "deactivate");
+            }
         }
         finally
         {

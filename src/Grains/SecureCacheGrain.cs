@@ -54,7 +54,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _expiryTimer?.Dispose();
-        await SaveOnDeactivateAsync(cancellationToken);
+        await SaveOnDeactivateAsync(reason, cancellationToken);
     }
 
     public async Task<LookupReply> GetOrLease(LookupRequest request, CancellationToken cancellationToken = default)
@@ -525,5 +525,8 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
         [LoggerMessage(8, LogLevel.Warning, "Grain storage failed for {Key} during {Operation}")]
         public static partial void StorageFailed(ILogger logger, Exception exception, string key, string operation);
+
+        [LoggerMessage(9, LogLevel.Debug, "Entry {Key} not saved while the silo shuts down (its storage may already be gone): {Error}")]
+        public static partial void NotSavedAtShutdown(ILogger logger, string key, string error);
     }
 }
