@@ -15,6 +15,9 @@ public interface IEntryTamperExtension : IGrainExtension
     Task Write(StoredEntry entry);
 
     Task<int> Waiters();
+
+    /// <summary>The silo this activation lives on, so a test can kill exactly that one.</summary>
+    Task<SiloAddress> HostingSilo();
 }
 
 internal sealed class EntryTamperExtension(IGrainContext context) : IEntryTamperExtension
@@ -32,4 +35,6 @@ internal sealed class EntryTamperExtension(IGrainContext context) : IEntryTamper
     }
 
     public Task<int> Waiters() => Task.FromResult(Grain.WaitersForTest);
+
+    public Task<SiloAddress> HostingSilo() => Task.FromResult(context.Address.SiloAddress!);
 }
