@@ -19,30 +19,36 @@ internal sealed class SingleFlight
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (_flights.TryGetValue(id, out var existing))
+            if (_flights.TryGetValue(id, out var flight))
             {
-                if (existing.TryJoin(cancellationToken))
+                if (!flight.TryJoin(cancellationToken, out var joined))
                 {
-                    await existing.Started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-                    return await ((Task<TResult>)existing.Work).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    // Everyone in it had cancelled: retire it and start afresh.
+                    _flights.TryRemove(new KeyValuePair<(string, Type, bool), Flight>(id, flight));
+                    continue;
                 }
 
-                // Everyone in it had cancelled: retire it and start afresh.
-                _flights.TryRemove(new KeyValuePair<(string, Type, bool), Flight>(id, existing));
-                continue;
+                using (joined)
+                {
+                    await flight.Started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    return await ((Task<TResult>)flight.Work).WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
 
-            var flight = new Flight();
+            flight = new Flight();
             if (!_flights.TryAdd(id, flight))
             {
                 continue;
             }
 
-            flight.TryJoin(cancellationToken);
-            var task = RunFlightAsync(id, flight, work);
-            flight.Work = task;
-            flight.Started.SetResult();
-            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            flight.TryJoin(cancellationToken, out var own);
+            using (own)
+            {
+                var task = RunFlightAsync(id, flight, work);
+                flight.Work = task;
+                flight.Started.SetResult();
+                return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -65,7 +71,7 @@ internal sealed class SingleFlight
         private readonly CancellationTokenSource _cts = new();
         private readonly Lock _lock = new();
         private int _participants;
-        private bool _abandoned;
+        private bool _closed;
 
         public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -73,11 +79,17 @@ internal sealed class SingleFlight
 
         public CancellationToken Token => _cts.Token;
 
-        public bool TryJoin(CancellationToken cancellationToken)
+        /// <summary>
+        /// Joins the flight; false when it was already abandoned or finished. The registration (disposed by
+        /// the caller once it stops waiting) takes the caller out again if its token is cancelled; a caller
+        /// whose token cannot be cancelled never leaves, so the work runs to its end.
+        /// </summary>
+        public bool TryJoin(CancellationToken cancellationToken, out Participation participation)
         {
+            participation = default;
             lock (_lock)
             {
-                if (_abandoned)
+                if (_closed)
                 {
                     return false;
                 }
@@ -85,42 +97,21 @@ internal sealed class SingleFlight
                 _participants++;
             }
 
-            if (cancellationToken.CanBeCanceled)
-            {
-                cancellationToken.Register(Leave);
-            }
-            else
-            {
-                lock (_lock)
-                {
-                    // A caller that can never cancel keeps the work alive for good.
-                    _participants += 1_000_000;
-                }
-            }
-
+            participation = new Participation(this, cancellationToken, cancellationToken.Register(Leave));
             return true;
         }
 
-        private void Leave()
+        public void Leave()
         {
-            bool cancel;
             lock (_lock)
             {
-                _participants--;
-                cancel = _participants == 0 && !_abandoned;
-                _abandoned |= cancel;
-            }
+                if (--_participants > 0 || _closed)
+                {
+                    return;
+                }
 
-            if (cancel)
-            {
-                try
-                {
-                    _cts.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // the work finished first
-                }
+                _closed = true;
+                _cts.Cancel();
             }
         }
 
@@ -128,10 +119,24 @@ internal sealed class SingleFlight
         {
             lock (_lock)
             {
-                _abandoned = true;
+                _closed = true;
+                _cts.Dispose();
             }
+        }
+    }
 
-            _cts.Dispose();
+    /// <summary>
+    /// One caller's place in a flight. Cancellation callbacks run last-registered first, so the caller's own
+    /// wait may end (and dispose this) before <see cref="Flight.Leave"/> ran: leave here in that case.
+    /// </summary>
+    private readonly struct Participation(Flight flight, CancellationToken token, CancellationTokenRegistration registration) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (flight is not null && registration.Unregister() && token.IsCancellationRequested)
+            {
+                flight.Leave();
+            }
         }
     }
 }

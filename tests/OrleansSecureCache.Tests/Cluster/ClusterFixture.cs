@@ -9,27 +9,29 @@ using Xunit;
 
 namespace OrleansSecureCache.Tests.Cluster;
 
-/// <summary>One 3-silo TestCluster shared by every cluster test (deploying one takes seconds).</summary>
-public sealed class ClusterFixture : IAsyncLifetime
+/// <summary>
+/// A 3-silo TestCluster configured by <typeparamref name="TConfigurator"/>, and cache clients over it as
+/// application processes would have them. Deploying a cluster takes seconds, so test classes share one.
+/// </summary>
+public abstract class TestClusterFixture<TConfigurator> : IAsyncLifetime
+    where TConfigurator : ISiloConfigurator, new()
 {
-    public TestCluster Cluster { get; private set; } = null!;
-
     private readonly ILoggerFactory _loggerFactory;
 
-    public ClusterFixture()
+    protected TestClusterFixture(params ILoggerProvider[] logs)
     {
-        _loggerFactory = new LoggerFactory([Logs]);
+        _loggerFactory = new LoggerFactory(logs);
     }
 
-    public CapturingLoggerProvider Logs { get; } = new();
+    public TestCluster Cluster { get; private set; } = null!;
 
-    /// <summary>Every log line of the in-process silos (all levels for this project's categories), for leak checks (B22).</summary>
-    public static CapturingLoggerProvider SiloLogs { get; } = new();
+    /// <summary>Client settings every cache of this fixture starts from.</summary>
+    protected abstract SecureCacheOptions BaseOptions();
 
     public async Task InitializeAsync()
     {
         var builder = new TestClusterBuilder(3);
-        builder.AddSiloBuilderConfigurator<TestSiloConfigurator>();
+        builder.AddSiloBuilderConfigurator<TConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -40,16 +42,10 @@ public sealed class ClusterFixture : IAsyncLifetime
         await Cluster.DisposeAsync();
     }
 
-    /// <summary>A cache client as one application process would have it, over the given grain factory (default: the cluster's client).</summary>
+    /// <summary>A cache client over the given grain factory (default: the cluster's client), its options validated as at start-up.</summary>
     public SecureCache CreateCache(Action<SecureCacheOptions>? configure = null, IGrainFactory? grains = null)
     {
-        var options = new SecureCacheOptions
-        {
-            SecretKey = TestSecrets.SecretKey,
-            LeaseDuration = TimeSpan.FromSeconds(5),
-            WaitTimeout = TimeSpan.FromSeconds(30),
-            OperationTimeout = TimeSpan.FromSeconds(10),
-        };
+        var options = BaseOptions();
         configure?.Invoke(options);
         var validation = new SecureCacheOptionsValidator().Validate(null, options);
         if (validation.Failed)
@@ -60,6 +56,35 @@ public sealed class ClusterFixture : IAsyncLifetime
         return new SecureCache(grains ?? Cluster.Client, Options.Create(options), new JsonCacheSerializer(), new Logger<SecureCache>(_loggerFactory), new SecureCacheMetrics());
     }
 
+    /// <summary>The test-only extension that reads and rewrites the committed entry of <paramref name="fullKey"/>'s grain.</summary>
+    public IEntryTamperExtension Tamper(string fullKey) =>
+        Cluster.Client.GetGrain<ISecureCacheGrain>(fullKey).AsReference<IEntryTamperExtension>();
+}
+
+/// <summary>The 3-silo cluster shared by every test in <see cref="ClusterCollection"/>.</summary>
+public sealed class ClusterFixture : TestClusterFixture<ClusterFixture.TestSiloConfigurator>
+{
+    private static readonly CapturingLoggerProvider ClientLogs = new();
+
+    public ClusterFixture()
+        : base(ClientLogs)
+    {
+    }
+
+    /// <summary>Every log line of the cache clients this fixture creates.</summary>
+    public CapturingLoggerProvider Logs => ClientLogs;
+
+    /// <summary>Every log line of the in-process silos (all levels for this project's categories), for leak checks (B22).</summary>
+    public static CapturingLoggerProvider SiloLogs { get; } = new();
+
+    protected override SecureCacheOptions BaseOptions() => new()
+    {
+        SecretKey = TestSecrets.SecretKey,
+        LeaseDuration = TimeSpan.FromSeconds(5),
+        WaitTimeout = TimeSpan.FromSeconds(30),
+        OperationTimeout = TimeSpan.FromSeconds(10),
+    };
+
     /// <summary>The grain factory of one silo, as a host that is itself a silo would use it.</summary>
     public IGrainFactory SiloGrainFactory(int index)
     {
@@ -67,10 +92,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         return silo.SiloHost.Services.GetRequiredService<IGrainFactory>();
     }
 
-    public IEntryTamperExtension Tamper(string fullKey) =>
-        Cluster.Client.GetGrain<ISecureCacheGrain>(fullKey).AsReference<IEntryTamperExtension>();
-
-    private sealed class TestSiloConfigurator : ISiloConfigurator
+    public sealed class TestSiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
         {

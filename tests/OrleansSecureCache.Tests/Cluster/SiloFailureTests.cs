@@ -14,39 +14,17 @@ namespace OrleansSecureCache.Tests.Cluster;
 /// A cluster of its own for tests that kill silos or need tight grain limits, so the shared cluster
 /// stays whole: MaxLeaseLife 2 s, MaxWaiters 5.
 /// </summary>
-public sealed class FailureClusterFixture : IAsyncLifetime
+public sealed class FailureClusterFixture : TestClusterFixture<FailureClusterFixture.Configurator>
 {
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync()
+    protected override SecureCacheOptions BaseOptions() => new()
     {
-        var builder = new TestClusterBuilder(3);
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
+        SecretKey = TestSecrets.SecretKey,
+        LeaseDuration = TimeSpan.FromSeconds(1),
+        WaitTimeout = TimeSpan.FromSeconds(20),
+        OperationTimeout = TimeSpan.FromSeconds(3),
+    };
 
-    public async Task DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
-    public SecureCache CreateCache(Action<SecureCacheOptions>? configure = null)
-    {
-        var options = new SecureCacheOptions
-        {
-            SecretKey = TestSecrets.SecretKey,
-            LeaseDuration = TimeSpan.FromSeconds(1),
-            WaitTimeout = TimeSpan.FromSeconds(20),
-            OperationTimeout = TimeSpan.FromSeconds(3),
-        };
-        configure?.Invoke(options);
-        return new SecureCache(Cluster.Client, Options.Create(options), new JsonCacheSerializer(),
-            new Logger<SecureCache>(new LoggerFactory()), new SecureCacheMetrics());
-    }
-
-    private sealed class Configurator : ISiloConfigurator
+    public sealed class Configurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
