@@ -10,7 +10,7 @@ internal sealed class CircuitBreaker(int failureThreshold, TimeSpan breakDuratio
     private readonly Lock _lock = new();
     private int _consecutiveFailures;
     private DateTimeOffset _openUntil = DateTimeOffset.MinValue;
-    private bool _probing;
+    private DateTimeOffset _probeUntil = DateTimeOffset.MinValue;
 
     public bool IsOpen
     {
@@ -33,12 +33,15 @@ internal sealed class CircuitBreaker(int failureThreshold, TimeSpan breakDuratio
                 return true;
             }
 
-            if (_probing || time.GetUtcNow() < _openUntil)
+            var now = time.GetUtcNow();
+            if (now < _openUntil || now < _probeUntil)
             {
                 return false;
             }
 
-            _probing = true; // half-open: exactly one probe at a time
+            // Half-open: one probe at a time. A probe that never reports (its caller cancelled) frees the slot
+            // after another break, so the circuit cannot stay shut for good.
+            _probeUntil = now + breakDuration;
             return true;
         }
     }
@@ -50,7 +53,7 @@ internal sealed class CircuitBreaker(int failureThreshold, TimeSpan breakDuratio
         {
             var wasOpen = _consecutiveFailures >= failureThreshold;
             _consecutiveFailures = 0;
-            _probing = false;
+            _probeUntil = DateTimeOffset.MinValue;
             return wasOpen;
         }
     }
@@ -60,7 +63,7 @@ internal sealed class CircuitBreaker(int failureThreshold, TimeSpan breakDuratio
     {
         lock (_lock)
         {
-            _probing = false;
+            _probeUntil = DateTimeOffset.MinValue;
             _consecutiveFailures++;
             if (_consecutiveFailures >= failureThreshold)
             {

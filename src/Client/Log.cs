@@ -48,14 +48,15 @@ internal static partial class Log
     [LoggerMessage(112, LogLevel.Warning, "The grain refused the write of {Key}: {Reason}")]
     public static partial void WriteRejected(ILogger logger, string key, string reason);
 
-    [LoggerMessage(113, LogLevel.Warning, "Serializing a {Type} for {Key} failed; the value was returned but not cached")]
-    public static partial void SerializeFailed(ILogger logger, Exception exception, string key, string type);
+    // Serializer exceptions are logged by type only: their messages may quote the value.
+    [LoggerMessage(113, LogLevel.Warning, "Serializing a {Type} for {Key} failed ({Error}); the value was returned but not cached")]
+    public static partial void SerializeFailed(ILogger logger, string key, string type, string error);
 
-    [LoggerMessage(114, LogLevel.Debug, "Deserializing the cached value of {Key} failed")]
-    public static partial void DeserializeFailed(ILogger logger, Exception exception, string key);
+    [LoggerMessage(114, LogLevel.Information, "The cached value of {Key} could not be deserialized ({Error}); treating it as a miss")]
+    public static partial void DeserializeFailed(ILogger logger, string key, string error);
 
-    [LoggerMessage(115, LogLevel.Debug, "A joined caller could not copy the shared value of {Key}; running its own factory")]
-    public static partial void JoinedCopyFailed(ILogger logger, Exception exception, string key);
+    [LoggerMessage(115, LogLevel.Debug, "A joined caller could not copy the shared value of {Key} ({Error}); running its own factory")]
+    public static partial void JoinedCopyFailed(ILogger logger, string key, string error);
 
     [LoggerMessage(116, LogLevel.Information, "A call opted out of forced encryption; its value is stored unencrypted")]
     public static partial void EncryptionOptOut(ILogger logger);

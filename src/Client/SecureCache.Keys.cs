@@ -10,7 +10,6 @@ public sealed partial class SecureCache
         string FullKey,
         string KeyForLog,
         byte[] KeyMaterial,
-        bool Encrypted,
         TimeSpan Expiration,
         bool Compress,
         TimeSpan WaitTimeout,
@@ -46,7 +45,6 @@ public sealed partial class SecureCache
             // With encryption the digest is all anyone may see; a prefix of it is enough to correlate logs.
             encrypted ? fullKey[..16] : fullKey,
             material,
-            encrypted,
             expiration,
             options.Compress ?? _options.CompressByDefault,
             wait,

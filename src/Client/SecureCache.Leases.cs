@@ -47,7 +47,6 @@ public sealed partial class SecureCache
         var waitUntil = _time.GetUtcNow() + call.WaitTimeout;
         var unreadable = 0;
         var waited = false;
-        var force = call.ForceOverwrite;
         try
         {
             while (true)
@@ -56,8 +55,9 @@ public sealed partial class SecureCache
                 // other ask must be answered at once, so a hung cluster costs it OperationTimeout, not a long poll.
                 var remaining = waitUntil - _time.GetUtcNow();
                 var maxWait = waited && remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
-                var request = new LookupRequest(force, maxWait, _options.LeaseDuration, call.InlineBytes);
+                var request = new LookupRequest(call.ForceOverwrite, maxWait, _options.LeaseDuration, call.InlineBytes);
                 var bound = maxWait > TimeSpan.Zero ? Min(maxWait, MaxGrainLongPoll) + _options.OperationTimeout : _options.OperationTimeout;
+                var asked = _time.GetUtcNow();
                 var reply = await CallAsync(call, g => g.GetOrLease(request, cancellationToken), cancellationToken, bound).ConfigureAwait(false);
                 switch (reply.Outcome)
                 {
@@ -71,7 +71,7 @@ public sealed partial class SecureCache
                         var reason = read.Reason;
                         if (read.Outcome == ReadOutcome.Verified)
                         {
-                            if (accept(read.Plaintext!))
+                            if (TryAccept(call, accept, read.Plaintext!))
                             {
                                 _metrics.Hits.Add(1);
                                 if (waited)
@@ -107,11 +107,19 @@ public sealed partial class SecureCache
                             Log.Waiting(_logger, call.KeyForLog);
                         }
 
-                        if (_time.GetUtcNow() >= waitUntil)
+                        var now = _time.GetUtcNow();
+                        if (now >= waitUntil)
                         {
                             _metrics.WaitTimeouts.Add(1);
                             Log.WaitTimedOut(_logger, call.KeyForLog, call.WaitTimeout);
                             return new Acquired(AcquireKind.ComputeOnly, null);
+                        }
+
+                        if (maxWait > TimeSpan.Zero && now - asked < maxWait / 2)
+                        {
+                            // Parked callers are capped per grain: back off (with jitter) instead of spinning on it.
+                            var pause = TimeSpan.FromMilliseconds(Random.Shared.Next(50, 250));
+                            await Task.Delay(Min(pause, waitUntil - now), _time, cancellationToken).ConfigureAwait(false);
                         }
 
                         continue;
@@ -126,6 +134,20 @@ public sealed partial class SecureCache
             _metrics.Fallbacks.Add(1);
             Log.ClusterFault(_logger, ex.InnerException ?? ex, call.KeyForLog);
             return new Acquired(AcquireKind.ComputeOnly, null);
+        }
+    }
+
+    /// <summary>A reader that throws (a type that changed shape since it was cached) makes the entry unreadable, never an error.</summary>
+    private bool TryAccept(CallContext call, Func<byte[], bool> accept, byte[] plaintext)
+    {
+        try
+        {
+            return accept(plaintext);
+        }
+        catch (Exception ex)
+        {
+            Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
+            return false;
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using OrleansSecureCache.Format;
 using OrleansSecureCache.Grains;
@@ -20,9 +19,15 @@ public sealed partial class SecureCache
     /// <summary>Fetches every chunk of <paramref name="view"/> and verifies all of it before anything is returned.</summary>
     private async Task<EntryRead> ReadEntryAsync(CallContext call, EntryView view, CancellationToken cancellationToken)
     {
-        var segment = Math.Max(1, _options.ChunkSize - 16);
-        var maxChunks = _options.MaxEntryBytes / segment + 2;
-        if (view.ChunkCount < 1 || view.ChunkCount > maxChunks || view.Header is null)
+        // Bound the allocation before fetching anything: the segment size comes from the entry's own header
+        // (it is authenticated later), so entries written with another ChunkSize stay readable.
+        var described = view.Header is null ? null : EntryDecoder.Describe(view.Header);
+        if (described is null)
+        {
+            return new EntryRead(ReadOutcome.Unreadable, null, MissReason.Format);
+        }
+
+        if (view.ChunkCount < 1 || view.ChunkCount > EntryFormat.MaxChunkCount(_options.MaxEntryBytes, described.SegmentSize))
         {
             return new EntryRead(ReadOutcome.Unreadable, null, MissReason.Limits);
         }
@@ -31,7 +36,7 @@ public sealed partial class SecureCache
         if (chunks is null || chunks.Length != view.ChunkCount)
         {
             chunks = new byte[view.ChunkCount][];
-            var perBatch = Math.Max(1, _options.TransferBatchBytes / Math.Max(1, _options.ChunkSize));
+            var perBatch = Math.Max(1, _options.TransferBatchBytes / Math.Max(1, described.SegmentSize));
             var next = 0;
             while (next < chunks.Length)
             {
@@ -42,7 +47,8 @@ public sealed partial class SecureCache
                     return new EntryRead(ReadOutcome.Gone, null, MissReason.None);
                 }
 
-                if (batch.Status != ReadStatus.Ok || batch.StartIndex != start || batch.Chunks.Length == 0 || start + batch.Chunks.Length > chunks.Length)
+                if (batch.Status != ReadStatus.Ok || batch.StartIndex != start || batch.Chunks is not { Length: > 0 } || start + batch.Chunks.Length > chunks.Length
+                    || Array.IndexOf(batch.Chunks, null) >= 0)
                 {
                     return new EntryRead(ReadOutcome.Unreadable, null, MissReason.Limits);
                 }
@@ -52,7 +58,12 @@ public sealed partial class SecureCache
             }
         }
 
-        var result = EntryDecoder.Open(view.Header, chunks, call.FullKey, view.VersionId, call.KeyMaterial, _decodeLimits, _time.GetUtcNow());
+        if (Array.IndexOf(chunks, null) >= 0)
+        {
+            return new EntryRead(ReadOutcome.Unreadable, null, MissReason.Limits);
+        }
+
+        var result = EntryDecoder.Open(view.Header!, chunks, call.FullKey, view.VersionId, call.KeyMaterial, _decodeLimits, _time.GetUtcNow());
         return result.Ok
             ? new EntryRead(ReadOutcome.Verified, result.Plaintext, MissReason.None)
             : new EntryRead(ReadOutcome.Unreadable, null, result.Miss);
@@ -70,7 +81,8 @@ public sealed partial class SecureCache
         private readonly LeaseGrant _lease;
         private readonly EntryEncoder _encoder;
         private readonly DateTimeOffset _expiresAt;
-        private readonly List<byte[]> _pending = [];
+        private readonly Queue<byte[]> _pending = new();
+        private readonly int _batchBytes;
         private readonly CancellationTokenSource _heartbeatStop = new();
         private readonly Task _heartbeat;
         private long _pendingBytes;
@@ -84,14 +96,15 @@ public sealed partial class SecureCache
             _lease = lease;
             _expiresAt = DateTimeOffset.FromUnixTimeSeconds((cache._time.GetUtcNow() + call.Expiration).ToUnixTimeSeconds());
             var chunkSize = Math.Min(cache._options.ChunkSize, lease.MaxChunkBytes);
+
+            // Never send more per message than the grain accepts, whatever this client is configured with.
+            _batchBytes = Math.Max(chunkSize, Math.Min(cache._options.TransferBatchBytes, lease.MaxBatchBytes));
             _encoder = EntryEncoder.Create(new EntryParams(call.FullKey, lease.VersionId, _expiresAt.ToUnixTimeSeconds(), chunkSize, call.Compress, call.KeyMaterial));
             _heartbeat = HeartbeatAsync(_heartbeatStop.Token);
         }
 
         /// <summary>False once the upload gave up; the caller keeps producing values either way.</summary>
         public bool Active { get; private set; } = true;
-
-        public long PlaintextBytes => _encoder.PlaintextBytes;
 
         public async Task WriteAsync(ReadOnlyMemory<byte> plaintext, CancellationToken cancellationToken)
         {
@@ -110,31 +123,24 @@ public sealed partial class SecureCache
 
             try
             {
-                _encoder.Write(plaintext.Span);
-                Drain();
-                if (_pendingBytes >= _cache._options.TransferBatchBytes)
+                // Feed large writes a batch at a time, so sealed chunks leave before the next batch is sealed
+                // and at most about one batch of ciphertext waits in memory.
+                while (!plaintext.IsEmpty && Active)
                 {
-                    await FlushAsync(cancellationToken).ConfigureAwait(false);
+                    var slice = plaintext[..Math.Min(plaintext.Length, _batchBytes)];
+                    plaintext = plaintext[slice.Length..];
+                    _encoder.Write(slice.Span);
+                    Drain();
+                    if (_pendingBytes >= _batchBytes)
+                    {
+                        await FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 await FailAsync(ex).ConfigureAwait(false);
             }
-        }
-
-        /// <summary>Writes one item of a sequence: a 4-byte big-endian length, then its bytes.</summary>
-        public Task WriteFrameAsync(ReadOnlyMemory<byte> item, CancellationToken cancellationToken)
-        {
-            var prefix = new byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(prefix, checked((uint)item.Length));
-            return WriteFramePartsAsync(prefix, item, cancellationToken);
-        }
-
-        private async Task WriteFramePartsAsync(byte[] prefix, ReadOnlyMemory<byte> item, CancellationToken cancellationToken)
-        {
-            await WriteAsync(prefix, cancellationToken).ConfigureAwait(false);
-            await WriteAsync(item, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>Seals the last segment, sends what is left with the commit; true when the entry is stored.</summary>
@@ -204,7 +210,7 @@ public sealed partial class SecureCache
         {
             while (_encoder.TryTakeChunk(out var chunk))
             {
-                _pending.Add(chunk);
+                _pending.Enqueue(chunk);
                 _pendingBytes += chunk.Length;
             }
         }
@@ -212,15 +218,15 @@ public sealed partial class SecureCache
         private async Task FlushAsync(CancellationToken cancellationToken)
         {
             // Keep the last batch for the commit, so small entries cost one call.
-            while (_pendingBytes >= _cache._options.TransferBatchBytes)
+            while (_pendingBytes >= _batchBytes && Active)
             {
                 var batch = new List<byte[]>();
                 long bytes = 0;
-                while (_pending.Count > 0 && (batch.Count == 0 || bytes + _pending[0].Length <= _cache._options.TransferBatchBytes))
+                while (_pending.Count > 0 && (batch.Count == 0 || bytes + _pending.Peek().Length <= _batchBytes))
                 {
-                    bytes += _pending[0].Length;
-                    batch.Add(_pending[0]);
-                    _pending.RemoveAt(0);
+                    var chunk = _pending.Dequeue();
+                    bytes += chunk.Length;
+                    batch.Add(chunk);
                 }
 
                 _pendingBytes -= bytes;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansSecureCache.Format;
@@ -62,8 +63,9 @@ public sealed partial class SecureCache : ISecureCache
             return MemoizeCoreAsync(call, factory, token);
         }, cancellationToken).ConfigureAwait(false);
 
-        // The caller whose factory ran gets its own object; callers that joined get their own copies.
-        if (leader && outcome.Computed)
+        // The caller that did the work gets its object; callers that joined get their own copies, except of a
+        // value that could not be serialized (then they share the computed instance).
+        if (leader)
         {
             return outcome.Value!;
         }
@@ -76,7 +78,7 @@ public sealed partial class SecureCache : ISecureCache
             }
             catch (Exception ex)
             {
-                Log.JoinedCopyFailed(_logger, ex, call.KeyForLog);
+                Log.JoinedCopyFailed(_logger, call.KeyForLog, ex.GetType().Name);
             }
         }
 
@@ -115,7 +117,7 @@ public sealed partial class SecureCache : ISecureCache
         }
         catch (Exception ex)
         {
-            Log.SerializeFailed(_logger, ex, call.KeyForLog, typeof(T).Name);
+            Log.SerializeFailed(_logger, call.KeyForLog, typeof(T).Name, ex.GetType().Name);
             return new MemoOutcome<T>(built, null, Computed: true);
         }
 
@@ -129,7 +131,7 @@ public sealed partial class SecureCache : ISecureCache
         ArgumentNullException.ThrowIfNull(producer);
         var call = Resolve(key, options);
         List<T>? cached = null;
-        var acquired = await AcquireAsync(call, plaintext => TryReadItems(plaintext, out cached), cancellationToken).ConfigureAwait(false);
+        var acquired = await AcquireAsync(call, plaintext => TryReadItems(call, plaintext, out cached), cancellationToken).ConfigureAwait(false);
         if (acquired.Kind == AcquireKind.Hit)
         {
             foreach (var item in cached!)
@@ -141,6 +143,7 @@ public sealed partial class SecureCache : ISecureCache
         }
 
         EntryUpload? upload = acquired.Kind == AcquireKind.Lease ? new EntryUpload(this, call, acquired.Lease!) : null;
+        var frame = new ArrayBufferWriter<byte>();
         try
         {
             if (upload is not null)
@@ -152,7 +155,7 @@ public sealed partial class SecureCache : ISecureCache
             {
                 if (upload is { Active: true })
                 {
-                    await WriteItemAsync(upload, call, item, cancellationToken).ConfigureAwait(false);
+                    await WriteItemAsync(upload, call, frame, item, cancellationToken).ConfigureAwait(false);
                 }
 
                 yield return item;
@@ -188,8 +191,7 @@ public sealed partial class SecureCache : ISecureCache
         }
         catch (Exception ex)
         {
-            Log.Unreadable(_logger, call.KeyForLog, MissReason.Format);
-            Log.DeserializeFailed(_logger, ex, call.KeyForLog);
+            Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
             return CacheLookup<T>.Miss;
         }
     }
@@ -198,7 +200,7 @@ public sealed partial class SecureCache : ISecureCache
     {
         var call = Resolve(key, options);
         var plaintext = await ReadDirectAsync(call, cancellationToken).ConfigureAwait(false);
-        return plaintext is not null && TryReadItems<T>(plaintext, out var items)
+        return plaintext is not null && TryReadItems<T>(call, plaintext, out var items)
             ? new CacheLookup<IReadOnlyList<T>>(true, items)
             : CacheLookup<IReadOnlyList<T>>.Miss;
     }
@@ -225,9 +227,10 @@ public sealed partial class SecureCache : ISecureCache
         var call = Resolve(key, options) with { ForceOverwrite = true };
         var lease = await LeaseDirectAsync(call, cancellationToken).ConfigureAwait(false);
         await using var upload = new EntryUpload(this, call, lease);
+        var frame = new ArrayBufferWriter<byte>();
         await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            await WriteItemAsync(upload, call, item, cancellationToken).ConfigureAwait(false);
+            await WriteItemAsync(upload, call, frame, item, cancellationToken).ConfigureAwait(false);
         }
 
         return await upload.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -265,25 +268,38 @@ public sealed partial class SecureCache : ISecureCache
             info.LeaseHeld);
     }
 
-    private async Task WriteItemAsync<T>(EntryUpload upload, CallContext call, T item, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes one item of a sequence as a 4-byte big-endian length and its bytes, serialized straight into a
+    /// buffer reused for every item (the encoder copies what it is given before this returns).
+    /// </summary>
+    private async Task WriteItemAsync<T>(EntryUpload upload, CallContext call, ArrayBufferWriter<byte> frame, T item, CancellationToken cancellationToken)
     {
-        byte[] bytes;
+        if (!upload.Active)
+        {
+            return;
+        }
+
+        frame.ResetWrittenCount();
         try
         {
-            bytes = Serialize(item);
+            frame.GetSpan(4);
+            frame.Advance(4);
+            _serializer.Serialize(item, frame);
+            var length = checked((uint)(frame.WrittenCount - 4));
+            BinaryPrimitives.WriteUInt32BigEndian(MemoryMarshal.AsMemory(frame.WrittenMemory).Span, length);
         }
         catch (Exception ex)
         {
-            Log.SerializeFailed(_logger, ex, call.KeyForLog, typeof(T).Name);
+            Log.SerializeFailed(_logger, call.KeyForLog, typeof(T).Name, ex.GetType().Name);
             await upload.AbandonAsync().ConfigureAwait(false);
             return;
         }
 
-        await upload.WriteFrameAsync(bytes, cancellationToken).ConfigureAwait(false);
+        await upload.WriteAsync(frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Splits verified plaintext into length-prefixed items and deserializes all of them.</summary>
-    private bool TryReadItems<T>(byte[] plaintext, out List<T> items)
+    private bool TryReadItems<T>(CallContext call, byte[] plaintext, out List<T> items)
     {
         items = [];
         var rest = plaintext.AsSpan();
@@ -310,7 +326,7 @@ public sealed partial class SecureCache : ISecureCache
         }
         catch (Exception ex)
         {
-            Log.DeserializeFailed(_logger, ex, "(items)");
+            Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
             items = [];
             return false;
         }

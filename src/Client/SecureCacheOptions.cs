@@ -40,7 +40,6 @@ public sealed class SecureCacheOptions
     public TimeSpan MaxExpiration { get; set; } = TimeSpan.FromDays(365);
 
     /// <summary>Stored bytes per chunk (an encrypted segment carries 16 bytes less plaintext).</summary>
-    [Range(64, MaxChunkSize)]
     public int ChunkSize { get; set; } = MaxChunkSize;
 
     /// <summary>How long a builder's lease lasts without an append or heartbeat.</summary>

@@ -27,7 +27,7 @@ public static class ServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
+        options.ValidateDataAnnotations().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecureCacheOptions>, SecureCacheOptionsValidator>());
         services.TryAddSingleton<ICacheSerializer>(_ => new JsonCacheSerializer());
         services.TryAddSingleton<SecureCacheMetrics>();

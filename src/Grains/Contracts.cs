@@ -35,8 +35,10 @@ public sealed record EntryView(
     byte[][]? InlineChunks);
 
 /// <summary>What a builder needs to write: the token proves the lease, the version id goes into the value format.</summary>
+/// <param name="MaxChunkBytes">The largest chunk this grain accepts.</param>
+/// <param name="MaxBatchBytes">The most chunk bytes one append or commit message may carry.</param>
 [GenerateSerializer, Immutable]
-public sealed record LeaseGrant(Guid Token, long Generation, Guid VersionId, DateTimeOffset Deadline, TimeSpan Duration, int MaxChunkBytes)
+public sealed record LeaseGrant(Guid Token, long Generation, Guid VersionId, DateTimeOffset Deadline, TimeSpan Duration, int MaxChunkBytes, int MaxBatchBytes)
 {
     public LeaseToken AsToken() => new(Token, Generation);
 }

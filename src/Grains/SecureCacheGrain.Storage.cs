@@ -58,7 +58,7 @@ public sealed partial class SecureCacheGrain
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Log.StorageFailed(_logger, ex, Key, "load");
+            Log.StorageFailed(_logger, ex, LogKey, "load");
         }
         finally
         {
@@ -114,11 +114,11 @@ public sealed partial class SecureCacheGrain
             // A silo that shuts down alone takes its memory storage with it; that is expected, not a fault.
             if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
             {
-                Log.NotSavedAtShutdown(_logger, Key, ex.Message);
+                Log.NotSavedAtShutdown(_logger, LogKey, ex.Message);
             }
             else
             {
-                Log.StorageFailed(_logger, ex, Key, "deactivate");
+                Log.StorageFailed(_logger, ex, LogKey, "deactivate");
             }
         }
         finally
@@ -147,8 +147,17 @@ public sealed partial class SecureCacheGrain
         }
         catch (Exception ex)
         {
-            // The entry is still served from memory; it just will not survive this activation.
-            Log.StorageFailed(_logger, ex, Key, "commit");
+            // The entry is still served from memory; it just will not survive this activation. Chunk records
+            // already written would be orphans: nothing names them any more.
+            Log.StorageFailed(_logger, ex, LogKey, "commit");
+            try
+            {
+                await DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+            }
+            catch (Exception cleanup)
+            {
+                Log.StorageFailed(_logger, cleanup, LogKey, "commit clean-up");
+            }
         }
         finally
         {
@@ -174,7 +183,7 @@ public sealed partial class SecureCacheGrain
         }
         catch (Exception ex)
         {
-            Log.StorageFailed(_logger, ex, Key, "drop");
+            Log.StorageFailed(_logger, ex, LogKey, "drop");
         }
         finally
         {

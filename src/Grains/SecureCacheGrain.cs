@@ -45,6 +45,12 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
     private string Key => this.GetPrimaryKeyString();
 
+    /// <summary>
+    /// How logs name this entry: a 64-hex digest (an encrypted key) by its first 16 characters, as the client
+    /// does; a plain key as it is (the application chose not to hide it).
+    /// </summary>
+    private string LogKey => Key.Length == 64 && Key.All(char.IsAsciiHexDigitLower) ? Key[..16] : Key;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         await LoadAsync(cancellationToken);
@@ -67,8 +73,8 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var now = Now;
-                await ExpireStaleAsync(now);
+                await ExpireStaleAsync(Now);
+                var now = Now; // the await above may have taken a storage round trip
 
                 if (_entry is not null && !request.ForceOverwrite)
                 {
@@ -85,7 +91,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
                     // A forced build supersedes any running one: that builder's commit will be refused.
                     if (_lease is not null)
                     {
-                        Log.LeaseSuperseded(_logger, Key, _lease.Generation);
+                        Log.LeaseSuperseded(_logger, LogKey, _lease.Generation);
                     }
 
                     _generation++;
@@ -256,7 +262,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         _lease = null;
         Signal();
         ScheduleExpiry();
-        Log.Committed(_logger, Key, entry.Chunks.Length, entry.StoredBytes);
+        Log.Committed(_logger, LogKey, entry.Chunks.Length, entry.StoredBytes);
         return new WriteAck(WriteStatus.Accepted, null, default);
     }
 
@@ -266,7 +272,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         {
             _lease = null;
             Signal();
-            Log.LeaseReleased(_logger, Key);
+            Log.LeaseReleased(_logger, LogKey);
         }
 
         return Task.CompletedTask;
@@ -279,7 +285,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
             return false;
         }
 
-        Log.UnreadableDropped(_logger, Key, versionId);
+        Log.UnreadableDropped(_logger, LogKey, versionId);
         _entry = null;
         Signal();
         await PersistDropAsync(entry);
@@ -293,7 +299,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         _entry = null;
         _lease = null;
         Signal();
-        Log.Invalidated(_logger, Key, _generation);
+        Log.Invalidated(_logger, LogKey, _generation);
         await PersistDropAsync(entry);
     }
 
@@ -322,8 +328,8 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         var asked = request.LeaseDuration <= TimeSpan.Zero ? _options.DefaultLeaseDuration : request.LeaseDuration;
         var duration = Clamp(asked, _options.MinLeaseDuration, _options.MaxLeaseDuration);
         _lease = new Lease(Guid.NewGuid(), _generation, Guid.NewGuid(), now, now + duration, duration);
-        Log.LeaseGranted(_logger, Key, _generation);
-        return new LeaseGrant(_lease.Token, _lease.Generation, _lease.VersionId, _lease.Deadline, duration, _options.MaxChunkBytes);
+        Log.LeaseGranted(_logger, LogKey, _generation);
+        return new LeaseGrant(_lease.Token, _lease.Generation, _lease.VersionId, _lease.Deadline, duration, _options.MaxChunkBytes, _options.MaxBatchBytes);
     }
 
     private WriteAck? CheckLease(LeaseToken token)
@@ -341,7 +347,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
         if (live.Deadline <= Now)
         {
-            Log.LeaseExpired(_logger, Key, live.Generation);
+            Log.LeaseExpired(_logger, LogKey, live.Generation);
             _lease = null;
             Signal();
             return new WriteAck(WriteStatus.LeaseLost, "The lease's deadline passed.", default);
@@ -400,7 +406,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         if (_lease is { Committing: false } lease && lease.Deadline <= now)
         {
             // The builder vanished (or its lease outlived MaxLeaseLife): the next waiter takes over.
-            Log.LeaseExpired(_logger, Key, lease.Generation);
+            Log.LeaseExpired(_logger, LogKey, lease.Generation);
             _lease = null;
             Signal();
         }

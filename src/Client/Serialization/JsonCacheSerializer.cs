@@ -15,13 +15,19 @@ public sealed class JsonCacheSerializer(JsonSerializerOptions? options = null) :
     public void Serialize<T>(T value, IBufferWriter<byte> destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
+        if (value is null && (typeof(T) == typeof(byte[]) || typeof(T) == typeof(string)))
+        {
+            // Raw bytes have no way to say null, and "null" must not come back as four bytes of text.
+            throw new ArgumentNullException(nameof(value), "A null byte[] or string is not cached.");
+        }
+
         switch (value)
         {
             case byte[] bytes when typeof(T) == typeof(byte[]):
                 destination.Write(bytes);
                 return;
             case string text when typeof(T) == typeof(string):
-                var span = destination.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+                var span = destination.GetSpan(Encoding.UTF8.GetByteCount(text));
                 destination.Advance(Encoding.UTF8.GetBytes(text, span));
                 return;
             default:
