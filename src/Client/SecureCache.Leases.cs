@@ -62,38 +62,24 @@ public sealed partial class SecureCache
                 switch (reply.Outcome)
                 {
                     case LookupOutcome.Hit when reply.Entry is { } entry:
-                        var read = await ReadEntryAsync(call, entry, cancellationToken).ConfigureAwait(false);
-                        if (read.Outcome == ReadOutcome.Gone)
+                        var read = await ReadAndAcceptAsync(call, entry, accept, cancellationToken).ConfigureAwait(false);
+                        if (read == ReadOutcome.Verified)
                         {
-                            continue; // replaced while we read it: ask again
-                        }
-
-                        var reason = read.Reason;
-                        if (read.Outcome == ReadOutcome.Verified)
-                        {
-                            if (TryAccept(call, accept, read.Plaintext!))
+                            _metrics.Hits.Add(1);
+                            if (waited)
                             {
-                                _metrics.Hits.Add(1);
-                                if (waited)
-                                {
-                                    _metrics.WaitedHits.Add(1);
-                                }
-
-                                return new Acquired(AcquireKind.Hit, null);
+                                _metrics.WaitedHits.Add(1);
                             }
 
-                            reason = MissReason.Format;
+                            return new Acquired(AcquireKind.Hit, null);
                         }
 
-                        _metrics.Unreadable.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
-                        Log.Unreadable(_logger, call.KeyForLog, reason);
-                        await CallAsync(call, g => g.ReportUnreadable(entry.VersionId), cancellationToken).ConfigureAwait(false);
-                        if (++unreadable >= MaxUnreadableRetries)
+                        if (read == ReadOutcome.Unreadable && ++unreadable >= MaxUnreadableRetries)
                         {
                             return new Acquired(AcquireKind.ComputeOnly, null);
                         }
 
-                        continue;
+                        continue; // unreadable (reported and dropped) or replaced while read: ask again
 
                     case LookupOutcome.Lease when reply.Lease is { } lease:
                         _metrics.Misses.Add(1);
@@ -137,18 +123,41 @@ public sealed partial class SecureCache
         }
     }
 
-    /// <summary>A reader that throws (a type that changed shape since it was cached) makes the entry unreadable, never an error.</summary>
-    private bool TryAccept(CallContext call, Func<byte[], bool> accept, byte[] plaintext)
+    /// <summary>
+    /// Reads and verifies a hit and hands its plaintext to <paramref name="accept"/>. An entry that fails
+    /// verification, or that the reader cannot use (a type that changed shape since it was cached), is
+    /// counted, logged and reported so the grain drops it; it is never an error.
+    /// </summary>
+    private async Task<ReadOutcome> ReadAndAcceptAsync(CallContext call, EntryView entry, Func<byte[], bool> accept, CancellationToken cancellationToken)
     {
-        try
+        var read = await ReadEntryAsync(call, entry, cancellationToken).ConfigureAwait(false);
+        if (read.Outcome == ReadOutcome.Gone)
         {
-            return accept(plaintext);
+            return ReadOutcome.Gone;
         }
-        catch (Exception ex)
+
+        var reason = read.Reason;
+        if (read.Outcome == ReadOutcome.Verified)
         {
-            Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
-            return false;
+            try
+            {
+                if (accept(read.Plaintext!))
+                {
+                    return ReadOutcome.Verified;
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
+            }
+
+            reason = MissReason.Format;
         }
+
+        _metrics.Unreadable.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        Log.Unreadable(_logger, call.KeyForLog, reason);
+        await CallAsync(call, g => g.ReportUnreadable(entry.VersionId), cancellationToken).ConfigureAwait(false);
+        return ReadOutcome.Unreadable;
     }
 
     /// <summary>

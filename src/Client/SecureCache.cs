@@ -131,7 +131,7 @@ public sealed partial class SecureCache : ISecureCache
         ArgumentNullException.ThrowIfNull(producer);
         var call = Resolve(key, options);
         List<T>? cached = null;
-        var acquired = await AcquireAsync(call, plaintext => TryReadItems(call, plaintext, out cached), cancellationToken).ConfigureAwait(false);
+        var acquired = await AcquireAsync(call, plaintext => TryReadItems(plaintext, out cached), cancellationToken).ConfigureAwait(false);
         if (acquired.Kind == AcquireKind.Hit)
         {
             foreach (var item in cached!)
@@ -179,30 +179,21 @@ public sealed partial class SecureCache : ISecureCache
     public async ValueTask<CacheLookup<T>> TryGetAsync<T>(CacheKey key, MemoizeOptions? options = null, CancellationToken cancellationToken = default)
     {
         var call = Resolve(key, options);
-        var plaintext = await ReadDirectAsync(call, cancellationToken).ConfigureAwait(false);
-        if (plaintext is null)
+        T? value = default;
+        var found = await ReadDirectAsync(call, plaintext =>
         {
-            return CacheLookup<T>.Miss;
-        }
-
-        try
-        {
-            return new CacheLookup<T>(true, _serializer.Deserialize<T>(plaintext));
-        }
-        catch (Exception ex)
-        {
-            Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
-            return CacheLookup<T>.Miss;
-        }
+            value = _serializer.Deserialize<T>(plaintext);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return found ? new CacheLookup<T>(true, value) : CacheLookup<T>.Miss;
     }
 
     public async ValueTask<CacheLookup<IReadOnlyList<T>>> TryGetItemsAsync<T>(CacheKey key, MemoizeOptions? options = null, CancellationToken cancellationToken = default)
     {
         var call = Resolve(key, options);
-        var plaintext = await ReadDirectAsync(call, cancellationToken).ConfigureAwait(false);
-        return plaintext is not null && TryReadItems<T>(call, plaintext, out var items)
-            ? new CacheLookup<IReadOnlyList<T>>(true, items)
-            : CacheLookup<IReadOnlyList<T>>.Miss;
+        List<T>? items = null;
+        var found = await ReadDirectAsync(call, plaintext => TryReadItems(plaintext, out items), cancellationToken).ConfigureAwait(false);
+        return found ? new CacheLookup<IReadOnlyList<T>>(true, items) : CacheLookup<IReadOnlyList<T>>.Miss;
     }
 
     public async ValueTask<bool> SetAsync<T>(CacheKey key, T value, MemoizeOptions? options = null, CancellationToken cancellationToken = default)
@@ -298,77 +289,64 @@ public sealed partial class SecureCache : ISecureCache
         await upload.WriteAsync(frame.WrittenMemory, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Splits verified plaintext into length-prefixed items and deserializes all of them.</summary>
-    private bool TryReadItems<T>(CallContext call, byte[] plaintext, out List<T> items)
+    /// <summary>
+    /// Splits verified plaintext into length-prefixed items and deserializes all of them; false on bad framing.
+    /// A serializer exception propagates to <see cref="ReadAndAcceptAsync"/>, which treats it as unreadable.
+    /// </summary>
+    private bool TryReadItems<T>(byte[] plaintext, out List<T> items)
     {
         items = [];
         var rest = plaintext.AsSpan();
-        try
+        while (rest.Length > 0)
         {
-            while (rest.Length > 0)
+            if (rest.Length < 4)
             {
-                if (rest.Length < 4)
-                {
-                    return false;
-                }
-
-                var length = BinaryPrimitives.ReadUInt32BigEndian(rest);
-                if (length > (uint)(rest.Length - 4))
-                {
-                    return false;
-                }
-
-                items.Add(_serializer.Deserialize<T>(rest.Slice(4, (int)length)));
-                rest = rest[(4 + (int)length)..];
+                return false;
             }
 
-            return true;
+            var length = BinaryPrimitives.ReadUInt32BigEndian(rest);
+            if (length > (uint)(rest.Length - 4))
+            {
+                return false;
+            }
+
+            items.Add(_serializer.Deserialize<T>(rest.Slice(4, (int)length)));
+            rest = rest[(4 + (int)length)..];
         }
-        catch (Exception ex)
-        {
-            Log.DeserializeFailed(_logger, call.KeyForLog, ex.GetType().Name);
-            items = [];
-            return false;
-        }
+
+        return true;
     }
 
     /// <summary>A read that takes no lease; faults throw <see cref="SecureCacheUnavailableException"/>.</summary>
-    private async Task<byte[]?> ReadDirectAsync(CallContext call, CancellationToken cancellationToken)
+    private async Task<bool> ReadDirectAsync(CallContext call, Func<byte[], bool> accept, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < MaxUnreadableRetries; attempt++)
+        try
         {
-            var request = new LookupRequest(false, TimeSpan.Zero, _options.LeaseDuration, call.InlineBytes, AcquireLease: false);
-            var reply = await DirectAsync(call, g => g.GetOrLease(request, cancellationToken), cancellationToken).ConfigureAwait(false);
-            if (reply.Outcome != LookupOutcome.Hit || reply.Entry is not { } entry)
+            for (var attempt = 0; attempt < MaxUnreadableRetries; attempt++)
             {
-                return null;
+                var request = new LookupRequest(false, TimeSpan.Zero, _options.LeaseDuration, call.InlineBytes, AcquireLease: false);
+                var reply = await CallAsync(call, g => g.GetOrLease(request, cancellationToken), cancellationToken).ConfigureAwait(false);
+                if (reply.Outcome != LookupOutcome.Hit || reply.Entry is not { } entry)
+                {
+                    return false;
+                }
+
+                switch (await ReadAndAcceptAsync(call, entry, accept, cancellationToken).ConfigureAwait(false))
+                {
+                    case ReadOutcome.Verified:
+                        _metrics.Hits.Add(1);
+                        return true;
+                    case ReadOutcome.Unreadable:
+                        return false; // reported and dropped: nothing to read
+                }
             }
 
-            EntryRead read;
-            try
-            {
-                read = await ReadEntryAsync(call, entry, cancellationToken).ConfigureAwait(false);
-            }
-            catch (CacheFaultException ex)
-            {
-                throw Unavailable(ex);
-            }
-
-            switch (read.Outcome)
-            {
-                case ReadOutcome.Verified:
-                    return read.Plaintext;
-                case ReadOutcome.Gone:
-                    continue;
-                default:
-                    _metrics.Unreadable.Add(1, new KeyValuePair<string, object?>("reason", read.Reason.ToString()));
-                    Log.Unreadable(_logger, call.KeyForLog, read.Reason);
-                    await DirectAsync(call, g => g.ReportUnreadable(entry.VersionId), cancellationToken).ConfigureAwait(false);
-                    return null;
-            }
+            return false; // replaced again and again while being read
         }
-
-        return null;
+        catch (CacheFaultException ex)
+        {
+            throw Unavailable(ex);
+        }
     }
 
     private async Task<LeaseGrant> LeaseDirectAsync(CallContext call, CancellationToken cancellationToken)

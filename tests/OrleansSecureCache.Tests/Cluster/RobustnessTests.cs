@@ -24,6 +24,17 @@ public sealed class RobustnessTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task TryGet_OfAnEntryThatCannotBeDeserialized_IsAMiss_AndTheEntryIsDropped()
+    {
+        var key = NewKey("tryget-shape");
+        var cache = fixture.CreateCache();
+        await cache.SetAsync(key, "not JSON at all");
+
+        Assert.False((await cache.TryGetAsync<Shape>(key)).Found);
+        Assert.False((await cache.TryGetAsync<string>(key)).Found); // reported unreadable, so the grain dropped it
+    }
+
+    [Fact]
     public async Task EntryWrittenWithSmallerChunks_IsReadByAClientConfiguredOtherwise()
     {
         var key = NewKey("chunks");
