@@ -281,13 +281,14 @@ internal sealed class Workload(ISecureCache cache, IGrainFactory grains, ClientC
 
     private async Task<object> HostsAsync()
     {
-        var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+        // Bounded: the management call may be routed through a silo that just died.
+        var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(TimeSpan.FromSeconds(3));
         return new { op = "hosts", active = hosts.Where(h => h.Value == SiloStatus.Active).Select(h => h.Key.Endpoint.Port).OrderBy(p => p).ToArray() };
     }
 
     private async Task<object> PlacementAsync()
     {
-        var stats = await grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        var stats = await grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics().WaitAsync(TimeSpan.FromSeconds(10));
         var perSilo = stats.Where(s => s.GrainType.Contains("securecache", StringComparison.OrdinalIgnoreCase))
             .GroupBy(s => s.SiloAddress.Endpoint.Port)
             .ToDictionary(g => g.Key.ToString(CultureInfo.InvariantCulture), g => g.Count());

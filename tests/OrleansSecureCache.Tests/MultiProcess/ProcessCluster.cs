@@ -153,8 +153,18 @@ internal sealed class ProcessCluster : IAsyncDisposable
 
     public void Report(string line) => _output.WriteLine(line);
 
-    public static async Task<int[]> ActiveSilosAsync(ClientProcess client) =>
-        (await client.SendAsync("hosts")).GetProperty("active").EnumerateArray().Select(p => p.GetInt32()).ToArray();
+    /// <summary>The silo ports membership lists as active; null when the question timed out (ask again).</summary>
+    public static async Task<int[]?> ActiveSilosAsync(ClientProcess client)
+    {
+        try
+        {
+            return (await client.SendAsync("hosts")).GetProperty("active").EnumerateArray().Select(p => p.GetInt32()).ToArray();
+        }
+        catch (InvalidOperationException ex) when (ex.Message.Contains("TimeoutException", StringComparison.Ordinal))
+        {
+            return null;
+        }
+    }
 
     public static async Task<Dictionary<int, int>> PlacementAsync(ClientProcess client) =>
         (await client.SendAsync("placement")).GetProperty("perSilo").EnumerateObject()
