@@ -159,20 +159,14 @@ internal sealed class CliHost : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, CliLifetime>();
 
         Exception? lastFailure = null;
-        Exception? tlsRefusal = null;
         try
         {
             builder.UseOrleansClient(client =>
             {
                 client.UseSecureCacheCluster(connection, OscSection, endpoints);
-                client.UseConnectionRetryFilter(async (ex, token) =>
+                client.UseSecureCacheConnectionRetry(async (ex, token) =>
                 {
                     lastFailure = ex;
-                    if (ClusterConnectionExtensions.IsTlsRefusal(ex))
-                    {
-                        tlsRefusal = ex; // retrying cannot help: say so now rather than after the timeout
-                        return false;
-                    }
 
                     await Task.Delay(TimeSpan.FromMilliseconds(250), token).ConfigureAwait(false);
                     return true; // until the connect timeout cancels StartAsync
@@ -205,13 +199,13 @@ internal sealed class CliHost : IAsyncDisposable
             await DisposeQuietlyAsync(host).ConfigureAwait(false);
             throw new CliConfigurationException($"Invalid SecureCache configuration: {string.Join(" ", ex.Failures)}", ex);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (tlsRefusal is not null || ClusterConnectionExtensions.IsTlsRefusal(ex)))
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ClusterConnectionExtensions.IsTlsRefusal(ex))
         {
             await DisposeQuietlyAsync(host).ConfigureAwait(false);
-            var cause = tlsRefusal ?? ex;
+            var refusal = FindRefusal(ex);
             throw new ClusterUnreachableException(
                 $"The TLS handshake with the cache cluster at {where} was refused (check Osc:Tls: this client's certificate "
-                + $"must be trusted by the silos, and theirs pinned here): {Innermost(cause).Message}", cause);
+                + $"must be trusted by the silos, and theirs pinned here). {refusal?.Message ?? Innermost(ex).Message}", ex);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -298,6 +292,24 @@ internal sealed class CliHost : IAsyncDisposable
         }
 
         return connection;
+    }
+
+    private static TlsHandshakeRefusedException? FindRefusal(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is TlsHandshakeRefusedException refusal)
+            {
+                return refusal;
+            }
+
+            if (e is AggregateException aggregate && aggregate.InnerExceptions.Select(FindRefusal).FirstOrDefault(r => r is not null) is { } inner)
+            {
+                return inner;
+            }
+        }
+
+        return null;
     }
 
     private static Exception Innermost(Exception exception)

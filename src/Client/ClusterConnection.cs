@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Connections.Security;
@@ -134,6 +135,7 @@ public static class ClusterConnectionExtensions
             o.ServiceId = options.ServiceId;
         });
 
+        client.Services.AddSingleton(new TlsRefusalProbe(options, section));
         if (options.Tls.Enabled)
         {
             var tlsSection = $"{section}:Tls";
@@ -147,6 +149,19 @@ public static class ClusterConnectionExtensions
             });
         }
 
+        return client;
+    }
+
+    /// <summary>
+    /// Retries failed connection attempts as <paramref name="retry"/> says, except when the TLS handshake is
+    /// refused: then start-up fails at once with <see cref="TlsHandshakeRefusedException"/> (Orleans alone would
+    /// retry until its timeout with a generic error).
+    /// </summary>
+    public static IClientBuilder UseSecureCacheConnectionRetry(this IClientBuilder client, Func<Exception, CancellationToken, Task<bool>> retry)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(retry);
+        client.Services.AddSingleton<IClientConnectionRetryFilter>(sp => new TlsAwareRetryFilter(sp, retry));
         return client;
     }
 

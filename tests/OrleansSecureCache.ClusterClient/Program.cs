@@ -19,14 +19,9 @@ builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOpt
 builder.UseOrleansClient(client =>
 {
     client.UseSecureCacheCluster(builder.Configuration.GetSection(ClusterConnectionOptions.SectionName));
-    client.UseConnectionRetryFilter(async (ex, token) =>
+    client.UseSecureCacheConnectionRetry(async (ex, token) =>
     {
         Console.Error.WriteLine($"connect failed: {ex.GetType().Name}: {ex.Message}");
-        if (ClusterConnectionExtensions.IsTlsRefusal(ex))
-        {
-            return false;
-        }
-
         await Task.Delay(250, token);
         return true;
     });
