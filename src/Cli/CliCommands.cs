@@ -577,6 +577,12 @@ internal sealed class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    private readonly Option<string> _redis = new("--redis")
+    {
+        Description = "Find the gateways through the silos' Redis membership at this connection string (e.g. 127.0.0.1:6379) instead of static gateways (default: Osc:Redis).",
+        HelpName = "CONNECTION",
+    };
+
     private readonly Option<double?> _connectTimeout = new("--connect-timeout")
     {
         Description = "Seconds to wait for the cluster (default: Osc:ConnectTimeout, else 5). With several gateways, a dead one can cost the Orleans client about 5 s more at start.",
@@ -610,6 +616,7 @@ internal sealed class CommonOptions
         if (withCluster)
         {
             command.Options.Add(common._gateway);
+            command.Options.Add(common._redis);
             command.Options.Add(common._connectTimeout);
         }
 
@@ -671,8 +678,15 @@ internal sealed class CommonOptions
         var prefix = result.GetValue(_prefix);
         string[]? gateways = null;
         double? connectSeconds = null;
+        string? redis = null;
         if (_withCluster)
         {
+            redis = result.GetValue(_redis);
+            if (redis is not null && string.IsNullOrWhiteSpace(redis))
+            {
+                throw new UsageException("--redis needs a Redis connection string such as 127.0.0.1:6379.");
+            }
+
             gateways = result.GetValue(_gateway);
             foreach (var gateway in gateways ?? [])
             {
@@ -691,7 +705,8 @@ internal sealed class CommonOptions
             prefix is { Length: > 0 } ? prefix : null,
             gateways is { Length: > 0 } ? gateways : null,
             connectSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
-            result.GetValue(_verbose));
+            result.GetValue(_verbose),
+            redis);
     }
 
     private static CacheKey ParseJsonKey(string json)

@@ -37,7 +37,8 @@ internal sealed record CommonArgs(
     IReadOnlyList<string>? Prefix,
     IReadOnlyList<string>? Gateways,
     TimeSpan? ConnectTimeout,
-    bool Verbose);
+    bool Verbose,
+    string? Redis = null);
 
 /// <summary>The cluster could not be reached within the connect timeout.</summary>
 internal sealed class ClusterUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
@@ -136,13 +137,17 @@ internal sealed class CliHost : IAsyncDisposable
     public static async Task<CliHost> ConnectAsync(IConfiguration configuration, SecureCacheOptions resolved, CommonArgs common, CliEnvironment environment, CancellationToken cancellationToken)
     {
         var osc = configuration.GetSection(OscSection);
+        var connection = ReadConnection(osc, common);
         var gateways = common.Gateways is { Count: > 0 } given ? given : ConfiguredGateways(osc);
         var connectTimeout = common.ConnectTimeout ?? ReadTimeSpan(osc, "ConnectTimeout") ?? DefaultConnectTimeout;
-        var clusterId = NonEmpty(osc["ClusterId"]) ?? DefaultClusterId;
-        var serviceId = NonEmpty(osc["ServiceId"]) ?? DefaultServiceId;
+        var where = connection.Clustering == GatewayDiscovery.Redis
+            ? $"the gateways registered in Redis at {connection.Redis}"
+            : string.Join(", ", gateways);
 
         // Resolved before building the host so a bad name is reported as such.
-        var endpoints = await ResolveGatewaysAsync(gateways, cancellationToken).ConfigureAwait(false);
+        var endpoints = connection.Clustering == GatewayDiscovery.Static
+            ? await ResolveGatewaysAsync(gateways, cancellationToken).ConfigureAwait(false)
+            : [];
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -154,21 +159,25 @@ internal sealed class CliHost : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, CliLifetime>();
 
         Exception? lastFailure = null;
-        builder.UseOrleansClient(client =>
+        try
         {
-            client.UseStaticClustering(endpoints);
-            client.Configure<ClusterOptions>(o =>
+            builder.UseOrleansClient(client =>
             {
-                o.ClusterId = clusterId;
-                o.ServiceId = serviceId;
+                client.UseSecureCacheCluster(connection, OscSection, endpoints);
+                client.UseSecureCacheConnectionRetry(async (ex, token) =>
+                {
+                    lastFailure = ex;
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), token).ConfigureAwait(false);
+                    return true; // until the connect timeout cancels StartAsync
+                });
             });
-            client.UseConnectionRetryFilter(async (ex, token) =>
-            {
-                lastFailure = ex;
-                await Task.Delay(TimeSpan.FromMilliseconds(250), token).ConfigureAwait(false);
-                return true; // until the connect timeout cancels StartAsync
-            });
-        });
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CliConfigurationException(ex.Message, ex);
+        }
+
         // Bound from configuration again, then given the command line's prefix and the per-user secret file.
         builder.Services.AddSecureCache(builder.Configuration.GetSection(SecureCacheOptions.SectionName), o =>
         {
@@ -190,12 +199,20 @@ internal sealed class CliHost : IAsyncDisposable
             await DisposeQuietlyAsync(host).ConfigureAwait(false);
             throw new CliConfigurationException($"Invalid SecureCache configuration: {string.Join(" ", ex.Failures)}", ex);
         }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ClusterConnectionExtensions.IsTlsRefusal(ex))
+        {
+            await DisposeQuietlyAsync(host).ConfigureAwait(false);
+            var refusal = FindRefusal(ex);
+            throw new ClusterUnreachableException(
+                $"The TLS handshake with the cache cluster at {where} was refused (check Osc:Tls: this client's certificate "
+                + $"must be trusted by the silos, and theirs pinned here). {refusal?.Message ?? Innermost(ex).Message}", ex);
+        }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             await DisposeQuietlyAsync(host).ConfigureAwait(false);
             var cause = lastFailure ?? (ex is OperationCanceledException ? null : ex);
             throw new ClusterUnreachableException(
-                $"The cache cluster could not be reached at {string.Join(", ", gateways)} within {connectTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s"
+                $"The cache cluster could not be reached at {where} within {connectTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s"
                 + (cause is null ? "." : $": {cause.Message}"),
                 cause ?? ex);
         }
@@ -233,6 +250,77 @@ internal sealed class CliHost : IAsyncDisposable
 
         // A host that cannot connect logs the cancellation with a stack trace; the CLI's own message says it.
         logging.AddFilter("Microsoft.Extensions.Hosting", verbose ? LogLevel.Information : LogLevel.None);
+    }
+
+    /// <summary>
+    /// The connection settings from the <c>Osc</c> section (<c>ClusterId</c>, <c>ServiceId</c>, <c>Redis</c>,
+    /// <c>Tls</c>, ...). <c>--redis</c> or <c>Osc:Redis</c> selects Redis discovery unless gateways were given on the
+    /// command line.
+    /// </summary>
+    internal static ClusterConnectionOptions ReadConnection(IConfigurationSection osc, CommonArgs common)
+    {
+        var connection = new ClusterConnectionOptions();
+        try
+        {
+            osc.Bind(connection);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CliConfigurationException($"Invalid {OscSection} configuration: {ex.Message}", ex);
+        }
+
+        connection.ClusterId = NonEmpty(connection.ClusterId) ?? DefaultClusterId;
+        connection.ServiceId = NonEmpty(connection.ServiceId) ?? DefaultServiceId;
+        if (common.Redis is { } redis)
+        {
+            connection.Redis = redis;
+            connection.Clustering = GatewayDiscovery.Redis;
+        }
+        else if (common.Gateways is { Count: > 0 })
+        {
+            connection.Clustering = GatewayDiscovery.Static;
+        }
+        else if (NonEmpty(connection.Redis) is not null && osc["Clustering"] is null)
+        {
+            connection.Clustering = GatewayDiscovery.Redis;
+        }
+
+        var errors = connection.Validate(OscSection).ToList();
+        if (errors.Count > 0)
+        {
+            throw new CliConfigurationException(string.Join(" ", errors));
+        }
+
+        return connection;
+    }
+
+    private static TlsHandshakeRefusedException? FindRefusal(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is TlsHandshakeRefusedException refusal)
+            {
+                return refusal;
+            }
+
+            if (e is AggregateException aggregate && aggregate.InnerExceptions.Select(FindRefusal).FirstOrDefault(r => r is not null) is { } inner)
+            {
+                return inner;
+            }
+        }
+
+        return null;
+    }
+
+    private static Exception Innermost(Exception exception)
+    {
+        var e = exception;
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+
+        return e;
     }
 
     /// <summary><c>Osc:Gateway</c> (one string, comma-separated) when set, else the list <c>Osc:Gateways</c>, else the default.</summary>

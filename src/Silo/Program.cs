@@ -6,29 +6,44 @@ using Microsoft.Extensions.Options;
 using OrleansSecureCache.Silo;
 
 // The silo host: configuration in, a running silo out. Settings come from appsettings.json, then
-// environment variables (Silo__GatewayPort, SecureCache__Grain__MaxChunks, ...), then the command line.
-// appsettings.json sits beside the executable, wherever it is started from.
+// environment variables (Silo__GatewayPort, Silo__Clustering=Redis, SecureCache__Grain__MaxChunks, ...), then the
+// command line. appsettings.json sits beside the executable, wherever it is started from.
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
 builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
-var settings = SiloHosting.ReadSettings(builder.Configuration);
-builder.UseOrleans(silo => silo.ConfigureSecureCacheSilo(builder.Configuration, settings));
-
-using var host = builder.Build();
+SiloSettings settings;
+IHost host;
 try
 {
-    await host.StartAsync();
+    settings = SiloHosting.ReadSettings(builder.Configuration);
+    await SiloHosting.EnsureRedisReachableAsync(settings);
+    builder.UseOrleans(silo => silo.ConfigureSecureCacheSilo(builder.Configuration, settings));
+    host = builder.Build();
 }
-catch (OptionsValidationException ex)
+catch (InvalidOperationException ex)
 {
-    Console.Error.WriteLine($"The silo cannot start: {string.Join(" ", ex.Failures)}");
+    Console.Error.WriteLine($"The silo cannot start: {ex.Message}");
     return 2;
 }
 
-host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSecureCache.Silo").LogInformation(
-    "Silo {ClusterId}/{ServiceId} listening: silo port {SiloPort}, gateway (clients) port {GatewayPort} on localhost",
-    settings.ClusterId, settings.ServiceId, settings.SiloPort, settings.GatewayPort);
-await host.WaitForShutdownAsync();
+using (host)
+{
+    try
+    {
+        await host.StartAsync();
+    }
+    catch (OptionsValidationException ex)
+    {
+        Console.Error.WriteLine($"The silo cannot start: {string.Join(" ", ex.Failures)}");
+        return 2;
+    }
+
+    host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSecureCache.Silo").LogInformation(
+        "Silo {ClusterId}/{ServiceId} listening: silo port {SiloPort}, gateway (clients) port {GatewayPort}, clustering {Clustering}, storage {Storage}, TLS {Tls}",
+        settings.ClusterId, settings.ServiceId, settings.SiloPort, settings.GatewayPort, settings.Clustering, settings.Storage, settings.Tls.Enabled ? "on" : "off");
+    await host.WaitForShutdownAsync();
+}
+
 return 0;
