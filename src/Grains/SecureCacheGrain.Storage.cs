@@ -36,6 +36,11 @@ public sealed partial class SecureCacheGrain
                 entry = await ReadChunksAsync(manifest);
             }
 
+            if (!await AdmitLoadedAsync(manifest, entry))
+            {
+                entry = null; // no room in this silo's budget: a miss
+            }
+
             var keep = _options.Persistence == EntryPersistence.WriteThrough;
             if (entry is not null)
             {
@@ -88,18 +93,25 @@ public sealed partial class SecureCacheGrain
 
     private async Task SaveOnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        var entry = _entry is { } e && e.ExpiresAt > Now ? e : null;
         if (_options.Persistence != EntryPersistence.OnDeactivate)
         {
+            // Durable storage holds it already; the budget counts only what this silo's memory holds.
+            _budget.Dropped(this.GetGrainId(), DropReason.Removed);
             return;
         }
 
-        var entry = _entry is { } e && e.ExpiresAt > Now ? e : null;
-        if (entry is null && _generation == 0)
+        if (entry is null)
         {
-            return;
+            _budget.Dropped(this.GetGrainId(), _entry is null ? DropReason.Removed : DropReason.Expired);
+            if (_generation == 0 || _evicted)
+            {
+                return; // nothing worth a record (storage was cleared when this activation loaded)
+            }
         }
 
         await _storageLock.WaitAsync(cancellationToken);
+        var parked = false;
         try
         {
             if (entry is not null)
@@ -107,7 +119,8 @@ public sealed partial class SecureCacheGrain
                 await WriteChunksAsync(entry);
             }
 
-            await WriteManifestAsync(entry);
+            await WriteManifestAsync(entry, parkedBy: entry is null ? null : _localSilo);
+            parked = entry is not null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -124,6 +137,14 @@ public sealed partial class SecureCacheGrain
         finally
         {
             _storageLock.Release();
+            if (parked)
+            {
+                _budget.Parked(this.GetGrainId());
+            }
+            else if (entry is not null)
+            {
+                _budget.Dropped(this.GetGrainId(), DropReason.Removed);
+            }
         }
     }
 
@@ -214,7 +235,7 @@ public sealed partial class SecureCacheGrain
         }
     }
 
-    private async Task WriteManifestAsync(CommittedEntry? entry)
+    private async Task WriteManifestAsync(CommittedEntry? entry, SiloAddress? parkedBy = null)
     {
         var manifest = new EntryManifest
         {
@@ -223,6 +244,7 @@ public sealed partial class SecureCacheGrain
             Header = entry?.Header,
             ChunkCount = entry?.Chunks.Length ?? 0,
             ExpiresAt = entry?.ExpiresAt ?? default,
+            ParkedBy = parkedBy,
         };
         var state = new GrainState<EntryManifest>(manifest, _manifestETag);
         state.RecordExists = _manifestETag is not null;
@@ -249,6 +271,9 @@ public sealed class EntryManifest
     [Id(2)] public byte[]? Header { get; set; }
     [Id(3)] public int ChunkCount { get; set; }
     [Id(4)] public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>The silo whose activation wrote this entry at deactivation; its budget counts the bytes until the entry is loaded again.</summary>
+    [Id(5)] public SiloAddress? ParkedBy { get; set; }
 }
 
 /// <summary>One stored chunk, in a record of its own.</summary>
