@@ -7,6 +7,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using OrleansSecureCache.Grains;
 
 namespace OrleansSecureCache.Cli;
 
