@@ -55,7 +55,7 @@ public sealed partial class SecureCacheGrain
             {
                 // With OnDeactivate the activation now holds the bytes; storage gets them back at deactivation.
                 await ClearManifestAsync();
-                if (manifest.VersionId != Guid.Empty)
+                if (manifest.VersionId != Guid.Empty && manifest.InlineChunk is null)
                 {
                     await DeleteChunksAsync(manifest.VersionId, manifest.ChunkCount);
                 }
@@ -73,6 +73,13 @@ public sealed partial class SecureCacheGrain
 
     private async Task<CommittedEntry?> ReadChunksAsync(EntryManifest manifest)
     {
+        if (manifest.InlineChunk is { } inline)
+        {
+            return manifest.ChunkCount == 1
+                ? new CommittedEntry(manifest.VersionId, manifest.Generation, manifest.Header!, [inline], inline.Length, manifest.ExpiresAt)
+                : null;
+        }
+
         var chunks = new byte[manifest.ChunkCount][];
         long bytes = 0;
         for (var i = 0; i < chunks.Length; i++)
@@ -163,7 +170,7 @@ public sealed partial class SecureCacheGrain
             await WriteManifestAsync(entry);
             if (previous is not null)
             {
-                await DeleteChunksAsync(previous.VersionId, previous.Chunks.Length);
+                await DeleteStoredChunksAsync(previous);
             }
         }
         catch (Exception ex)
@@ -173,7 +180,7 @@ public sealed partial class SecureCacheGrain
             Log.StorageFailed(_logger, ex, LogKey, "commit");
             try
             {
-                await DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+                await DeleteStoredChunksAsync(entry);
             }
             catch (Exception cleanup)
             {
@@ -199,7 +206,7 @@ public sealed partial class SecureCacheGrain
             await WriteManifestAsync(_entry);
             if (entry is not null && !ReferenceEquals(entry, _entry))
             {
-                await DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+                await DeleteStoredChunksAsync(entry);
             }
         }
         catch (Exception ex)
@@ -212,8 +219,24 @@ public sealed partial class SecureCacheGrain
         }
     }
 
+    /// <summary>
+    /// A one-chunk entry of at most this many bytes is stored inside its manifest: one storage record instead of
+    /// two, which is most of an idle small entry's cost in memory storage. Larger entries keep a record per chunk.
+    /// </summary>
+    internal const int InlineStorageBytes = 4096;
+
+    private static bool StoredInline(CommittedEntry entry) => entry.Chunks.Length == 1 && entry.StoredBytes <= InlineStorageBytes;
+
+    private Task DeleteStoredChunksAsync(CommittedEntry entry) =>
+        StoredInline(entry) ? Task.CompletedTask : DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+
     private async Task WriteChunksAsync(CommittedEntry entry)
     {
+        if (StoredInline(entry))
+        {
+            return;
+        }
+
         for (var i = 0; i < entry.Chunks.Length; i++)
         {
             var record = new GrainState<ChunkRecord>(new ChunkRecord { Data = entry.Chunks[i] });
@@ -245,6 +268,7 @@ public sealed partial class SecureCacheGrain
             ChunkCount = entry?.Chunks.Length ?? 0,
             ExpiresAt = entry?.ExpiresAt ?? default,
             ParkedBy = parkedBy,
+            InlineChunk = entry is not null && StoredInline(entry) ? entry.Chunks[0] : null,
         };
         var state = new GrainState<EntryManifest>(manifest, _manifestETag);
         state.RecordExists = _manifestETag is not null;
@@ -274,6 +298,9 @@ public sealed class EntryManifest
 
     /// <summary>The silo whose activation wrote this entry at deactivation; its budget counts the bytes until the entry is loaded again.</summary>
     [Id(5)] public SiloAddress? ParkedBy { get; set; }
+
+    /// <summary>The only chunk of a small entry (up to 4 KiB), kept here rather than in a record of its own.</summary>
+    [Id(6)] public byte[]? InlineChunk { get; set; }
 }
 
 /// <summary>One stored chunk, in a record of its own.</summary>
