@@ -7,6 +7,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using OrleansSecureCache.Grains;
 
 namespace OrleansSecureCache.Cli;
 
@@ -52,6 +53,7 @@ internal sealed class CliCommands(Stream stdin, Stream stdout, TextWriter stderr
         root.Subcommands.Add(SetCommand());
         root.Subcommands.Add(InvalidateCommand());
         root.Subcommands.Add(InfoCommand());
+        root.Subcommands.Add(StatsCommand());
         return root;
     }
 
@@ -278,6 +280,31 @@ internal sealed class CliCommands(Stream stdin, Stream stdout, TextWriter stderr
             var text = result.GetValue(format) == "json"
                 ? InfoJson(info, host.Cache.MakeCacheKey(key, options))
                 : InfoText(info, host.Cache.MakeCacheKey(key, options));
+            await WriteTextAsync(text).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private Command StatsCommand()
+    {
+        var command = new Command("stats",
+            "The cluster's cache counters, per silo and in total: 'name: value' lines (or JSON with --format json). "
+            + "Bytes are entries' header and chunk bytes counted against each silo's budget (SecureCache:Grain:MemoryBudgetBytes).");
+        var common = CommonOptions.AddClusterOnlyTo(command);
+        var format = new Option<string>("--format")
+        {
+            Description = "Output format: text (default) or json.",
+            DefaultValueFactory = _ => "text",
+        };
+        format.AcceptOnlyFromAmong("text", "json");
+        command.Options.Add(format);
+        command.SetAction((result, ct) => Guard(command, async () =>
+        {
+            var args = common.Read(result);
+            await using var host = await ConnectAsync(args, ct).ConfigureAwait(false);
+            var silos = await host.Grains.GetGrain<ICacheStatsGrain>(0).GetClusterStats().WaitAsync(ct).ConfigureAwait(false);
+            var text = result.GetValue(format) == "json" ? StatsOutput.Json(silos) : StatsOutput.Text(silos);
             await WriteTextAsync(text).ConfigureAwait(false);
             return ExitCodes.Success;
         }));
@@ -603,6 +630,16 @@ internal sealed class CommonOptions
     private readonly Option<bool> _verbose = new("--verbose", "-v") { Description = "Log at Information level (to standard error)." };
 
     private bool _withCluster;
+
+    /// <summary>Only what reaching the cluster needs (no key, no encryption): for verbs about the cluster itself.</summary>
+    public static CommonOptions AddClusterOnlyTo(Command command)
+    {
+        var common = new CommonOptions { _withCluster = true };
+        command.Options.Add(common._verbose);
+        command.Options.Add(common._gateway);
+        command.Options.Add(common._connectTimeout);
+        return common;
+    }
 
     public static CommonOptions AddTo(Command command, bool withCluster)
     {

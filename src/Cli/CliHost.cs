@@ -68,6 +68,9 @@ internal sealed class CliHost : IAsyncDisposable
 
     public ISecureCache Cache { get; }
 
+    /// <summary>The cluster's grains, for verbs about the cluster itself (osc stats).</summary>
+    public IGrainFactory Grains => _host.Services.GetRequiredService<IClusterClient>();
+
     public static IConfigurationRoot BuildConfiguration(CliEnvironment environment)
     {
         var builder = new ConfigurationBuilder()

@@ -36,6 +36,11 @@ public sealed partial class SecureCacheGrain
                 entry = await ReadChunksAsync(manifest);
             }
 
+            if (!await AdmitLoadedAsync(manifest, entry))
+            {
+                entry = null; // no room in this silo's budget: a miss
+            }
+
             var keep = _options.Persistence == EntryPersistence.WriteThrough;
             if (entry is not null)
             {
@@ -50,7 +55,7 @@ public sealed partial class SecureCacheGrain
             {
                 // With OnDeactivate the activation now holds the bytes; storage gets them back at deactivation.
                 await ClearManifestAsync();
-                if (manifest.VersionId != Guid.Empty)
+                if (manifest.VersionId != Guid.Empty && manifest.InlineChunk is null)
                 {
                     await DeleteChunksAsync(manifest.VersionId, manifest.ChunkCount);
                 }
@@ -68,6 +73,13 @@ public sealed partial class SecureCacheGrain
 
     private async Task<CommittedEntry?> ReadChunksAsync(EntryManifest manifest)
     {
+        if (manifest.InlineChunk is { } inline)
+        {
+            return manifest.ChunkCount == 1
+                ? new CommittedEntry(manifest.VersionId, manifest.Generation, manifest.Header!, [inline], inline.Length, manifest.ExpiresAt)
+                : null;
+        }
+
         var chunks = new byte[manifest.ChunkCount][];
         long bytes = 0;
         for (var i = 0; i < chunks.Length; i++)
@@ -88,18 +100,25 @@ public sealed partial class SecureCacheGrain
 
     private async Task SaveOnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        var entry = _entry is { } e && e.ExpiresAt > Now ? e : null;
         if (_options.Persistence != EntryPersistence.OnDeactivate)
         {
+            // Durable storage holds it already; the budget counts only what this silo's memory holds.
+            _budget.Dropped(this.GetGrainId(), DropReason.Removed);
             return;
         }
 
-        var entry = _entry is { } e && e.ExpiresAt > Now ? e : null;
-        if (entry is null && _generation == 0)
+        if (entry is null)
         {
-            return;
+            _budget.Dropped(this.GetGrainId(), _entry is null ? DropReason.Removed : DropReason.Expired);
+            if (_generation == 0 || _evicted)
+            {
+                return; // nothing worth a record (storage was cleared when this activation loaded)
+            }
         }
 
         await _storageLock.WaitAsync(cancellationToken);
+        var parked = false;
         try
         {
             if (entry is not null)
@@ -107,7 +126,8 @@ public sealed partial class SecureCacheGrain
                 await WriteChunksAsync(entry);
             }
 
-            await WriteManifestAsync(entry);
+            await WriteManifestAsync(entry, parkedBy: entry is null ? null : _localSilo);
+            parked = entry is not null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -124,6 +144,14 @@ public sealed partial class SecureCacheGrain
         finally
         {
             _storageLock.Release();
+            if (parked)
+            {
+                _budget.Parked(this.GetGrainId());
+            }
+            else if (entry is not null)
+            {
+                _budget.Dropped(this.GetGrainId(), DropReason.Removed);
+            }
         }
     }
 
@@ -142,7 +170,7 @@ public sealed partial class SecureCacheGrain
             await WriteManifestAsync(entry);
             if (previous is not null)
             {
-                await DeleteChunksAsync(previous.VersionId, previous.Chunks.Length);
+                await DeleteStoredChunksAsync(previous);
             }
         }
         catch (Exception ex)
@@ -152,7 +180,7 @@ public sealed partial class SecureCacheGrain
             Log.StorageFailed(_logger, ex, LogKey, "commit");
             try
             {
-                await DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+                await DeleteStoredChunksAsync(entry);
             }
             catch (Exception cleanup)
             {
@@ -178,7 +206,7 @@ public sealed partial class SecureCacheGrain
             await WriteManifestAsync(_entry);
             if (entry is not null && !ReferenceEquals(entry, _entry))
             {
-                await DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+                await DeleteStoredChunksAsync(entry);
             }
         }
         catch (Exception ex)
@@ -191,8 +219,24 @@ public sealed partial class SecureCacheGrain
         }
     }
 
+    /// <summary>
+    /// A one-chunk entry of at most this many bytes is stored inside its manifest: one storage record instead of
+    /// two, which is most of an idle small entry's cost in memory storage. Larger entries keep a record per chunk.
+    /// </summary>
+    internal const int InlineStorageBytes = 4096;
+
+    private static bool StoredInline(CommittedEntry entry) => entry.Chunks.Length == 1 && entry.StoredBytes <= InlineStorageBytes;
+
+    private Task DeleteStoredChunksAsync(CommittedEntry entry) =>
+        StoredInline(entry) ? Task.CompletedTask : DeleteChunksAsync(entry.VersionId, entry.Chunks.Length);
+
     private async Task WriteChunksAsync(CommittedEntry entry)
     {
+        if (StoredInline(entry))
+        {
+            return;
+        }
+
         for (var i = 0; i < entry.Chunks.Length; i++)
         {
             var record = new GrainState<ChunkRecord>(new ChunkRecord { Data = entry.Chunks[i] });
@@ -214,7 +258,7 @@ public sealed partial class SecureCacheGrain
         }
     }
 
-    private async Task WriteManifestAsync(CommittedEntry? entry)
+    private async Task WriteManifestAsync(CommittedEntry? entry, SiloAddress? parkedBy = null)
     {
         var manifest = new EntryManifest
         {
@@ -223,6 +267,8 @@ public sealed partial class SecureCacheGrain
             Header = entry?.Header,
             ChunkCount = entry?.Chunks.Length ?? 0,
             ExpiresAt = entry?.ExpiresAt ?? default,
+            ParkedBy = parkedBy,
+            InlineChunk = entry is not null && StoredInline(entry) ? entry.Chunks[0] : null,
         };
         var state = new GrainState<EntryManifest>(manifest, _manifestETag);
         state.RecordExists = _manifestETag is not null;
@@ -249,6 +295,12 @@ public sealed class EntryManifest
     [Id(2)] public byte[]? Header { get; set; }
     [Id(3)] public int ChunkCount { get; set; }
     [Id(4)] public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>The silo whose activation wrote this entry at deactivation; its budget counts the bytes until the entry is loaded again.</summary>
+    [Id(5)] public SiloAddress? ParkedBy { get; set; }
+
+    /// <summary>The only chunk of a small entry (up to 4 KiB), kept here rather than in a record of its own.</summary>
+    [Id(6)] public byte[]? InlineChunk { get; set; }
 }
 
 /// <summary>One stored chunk, in a record of its own.</summary>

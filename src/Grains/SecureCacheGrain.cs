@@ -39,6 +39,9 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         _logger = logger;
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _storage = services.GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(SecureCacheGrainOptions.StorageName);
+        _budget = services.GetRequiredService<CacheMemoryTracker>();
+        _siloServices = services.GetRequiredService<ICacheSiloServiceClient>();
+        _localSilo = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
     }
 
     private DateTimeOffset Now => _time.GetUtcNow();
@@ -78,7 +81,9 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
                 if (_entry is not null && !request.ForceOverwrite)
                 {
-                    return new LookupReply(LookupOutcome.Hit, _entry.ToView(request.InlineBytes, _options.MaxInlineBytes), null);
+                    var view = _entry.ToView(request.InlineBytes, _options.MaxInlineBytes);
+                    NoteRead(now, readerFollows: view.InlineChunks is null);
+                    return new LookupReply(LookupOutcome.Hit, view, null);
                 }
 
                 if (!request.AcquireLease)
@@ -158,6 +163,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
             end++;
         }
 
+        NoteRead(Now, readerFollows: end < entry.Chunks.Length);
         return Task.FromResult(new ChunkBatch(ReadStatus.Ok, startIndex, entry.Chunks[startIndex..end], null));
     }
 
@@ -242,9 +248,25 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
         // Nothing else may use this lease while the entry is being persisted.
         live.Committing = true;
+        var reserved = entry.MemoryBytes;
         try
         {
-            await PersistCommitAsync(entry);
+            // The silo's budget first: least recently used entries elsewhere make room, or the commit is refused.
+            if (!await _budget.ReserveAsync(this.GetGrainId(), reserved))
+            {
+                Log.OverBudget(_logger, LogKey, reserved, _budget.Budget);
+                return Reject($"The silo's cache budget ({_budget.Budget} bytes) has no room for {reserved} bytes now; the entry was not stored.");
+            }
+
+            try
+            {
+                await PersistCommitAsync(entry);
+            }
+            catch
+            {
+                _budget.CancelReservation(reserved);
+                throw;
+            }
         }
         finally
         {
@@ -254,10 +276,12 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         if (!ReferenceEquals(_lease, live) || _generation != live.Generation)
         {
             // Invalidated or superseded while storage was written: never serve it.
+            _budget.CancelReservation(reserved);
             await PersistDropAsync(entry);
             return new WriteAck(WriteStatus.LeaseLost, "The entry was invalidated while the commit was being stored.", default);
         }
 
+        _budget.Holding(this.GetGrainId(), entry.VersionId, entry.MemoryBytes, entry.ExpiresAt, reserved);
         _entry = entry;
         _lease = null;
         Signal();
@@ -287,6 +311,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
         Log.UnreadableDropped(_logger, LogKey, versionId);
         _entry = null;
+        _budget.Dropped(this.GetGrainId(), DropReason.Removed);
         Signal();
         await PersistDropAsync(entry);
         return true;
@@ -298,6 +323,11 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         var entry = _entry;
         _entry = null;
         _lease = null;
+        if (entry is not null)
+        {
+            _budget.Dropped(this.GetGrainId(), DropReason.Removed);
+        }
+
         Signal();
         Log.Invalidated(_logger, LogKey, _generation);
         await PersistDropAsync(entry);
@@ -414,6 +444,7 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
         if (_entry is { } entry && entry.ExpiresAt <= now)
         {
             _entry = null;
+            _budget.Dropped(this.GetGrainId(), DropReason.Expired);
             await PersistDropAsync(entry);
         }
     }
@@ -499,6 +530,9 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
     private sealed record CommittedEntry(Guid VersionId, long Generation, byte[] Header, byte[][] Chunks, long StoredBytes, DateTimeOffset ExpiresAt)
     {
+        /// <summary>What the silo's budget counts for this entry: its header and chunk bytes.</summary>
+        public long MemoryBytes => StoredBytes + Header.Length;
+
         public EntryView ToView(int inlineBytes, int maxInlineBytes)
         {
             var inline = StoredBytes <= Math.Min(inlineBytes, maxInlineBytes) ? Chunks : null;
@@ -534,5 +568,11 @@ public sealed partial class SecureCacheGrain : Grain, ISecureCacheGrain
 
         [LoggerMessage(9, LogLevel.Debug, "Entry {Key} not saved while the silo shuts down (its storage may already be gone): {Error}")]
         public static partial void NotSavedAtShutdown(ILogger logger, string key, string error);
+
+        [LoggerMessage(10, LogLevel.Warning, "Entry {Key} ({Bytes} bytes) not stored: the silo's cache budget ({Budget} bytes) has no room (entries in use, or the entry is larger than the budget)")]
+        public static partial void OverBudget(ILogger logger, string key, long bytes, long budget);
+
+        [LoggerMessage(11, LogLevel.Debug, "Entry {Key} dropped for the silo's memory budget")]
+        public static partial void Evicted(ILogger logger, string key);
     }
 }

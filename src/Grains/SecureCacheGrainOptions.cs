@@ -64,6 +64,36 @@ public sealed class SecureCacheGrainOptions
     /// </summary>
     public EntryPersistence Persistence { get; set; } = EntryPersistence.OnDeactivate;
 
+    /// <summary>
+    /// The bytes (headers plus chunks) of committed entries one silo may hold: its activations' entries plus,
+    /// with <see cref="EntryPersistence.OnDeactivate"/>, the entries its activations parked in grain storage when
+    /// they deactivated. Null (the default): <see cref="DefaultBudgetFraction"/> of the memory available to the
+    /// process (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>). Allowed: 1 byte up to that memory.
+    /// </summary>
+    public long? MemoryBudgetBytes { get; set; }
+
+    /// <summary>Over the budget, least recently used entries are dropped until the bytes are at most this fraction of it.</summary>
+    [Range(0.05, 1.0)]
+    public double LowWaterFraction { get; set; } = 0.8;
+
+    /// <summary>How often the silo looks for expired entries parked in grain storage (active entries expire on their own timer).</summary>
+    public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// An entry whose chunks a reader is fetching (a hit too large to come inline, or a <c>ReadChunks</c> batch)
+    /// is not dropped for the budget for this long after the last such call.
+    /// </summary>
+    public TimeSpan ReadWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The default budget as a share of the memory available to the process.</summary>
+    public const double DefaultBudgetFraction = 0.25;
+
+    /// <summary>The memory the budget may not exceed: what the GC reports as available to this process.</summary>
+    public static long MachineMemoryBytes => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>The configured budget, or the default derived from the machine's memory.</summary>
+    public long EffectiveMemoryBudgetBytes => MemoryBudgetBytes ?? (long)(MachineMemoryBytes * DefaultBudgetFraction);
+
     /// <summary>Cross-field rules the range attributes cannot express; each line names its setting.</summary>
     public IEnumerable<string> Validate()
     {
@@ -79,6 +109,13 @@ public sealed class SecureCacheGrainOptions
             yield return $"{SectionName}:MaxExpiration must be positive.";
         if (MaxBatchBytes < MaxChunkBytes)
             yield return $"{SectionName}:MaxBatchBytes must be at least MaxChunkBytes.";
+        var memory = MachineMemoryBytes;
+        if (MemoryBudgetBytes is { } budget && (budget < 1 || budget > memory))
+            yield return $"{SectionName}:MemoryBudgetBytes must be between 1 and {memory} bytes (the memory available to this process); got {budget}.";
+        if (ExpirySweepInterval < TimeSpan.FromMilliseconds(100) || ExpirySweepInterval > TimeSpan.FromDays(1))
+            yield return $"{SectionName}:ExpirySweepInterval must be between 00:00:00.1 and 1.00:00:00.";
+        if (ReadWindow <= TimeSpan.Zero || ReadWindow > TimeSpan.FromMinutes(10))
+            yield return $"{SectionName}:ReadWindow must be between 0 (exclusive) and 00:10:00.";
     }
 }
 

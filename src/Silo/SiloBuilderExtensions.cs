@@ -27,6 +27,7 @@ public static class SiloBuilderExtensions
         }
 
         builder.Services.AddSingleton<IValidateOptions<SecureCacheGrainOptions>, GrainOptionsValidator>();
+        builder.AddSecureCacheMemoryBudget();
         if (addMemoryStorage)
         {
             builder.AddMemoryGrainStorage(SecureCacheGrainOptions.StorageName, ob => ob.Configure<Serializer>(
