@@ -276,8 +276,11 @@ internal static class EntryDecoder
             return []; // ZLibStream writes nothing at all for an empty input
         }
         int capacityLimit = (int)Math.Min(cap, Array.MaxLength);
-        int initial = (int)Math.Min(capacityLimit, Math.Max(64 * 1024, (long)sourceLength * 4));
-        byte[] output = GC.AllocateUninitializedArray<byte>(initial);
+        // The output grows in pooled buffers (a fixed first size allocated about 64 KiB per small hit) and
+        // only the exact result is a new array; every pooled buffer is wiped before it goes back.
+        int initial = (int)Math.Min(capacityLimit, Math.Max(4 * 1024, (long)sourceLength * 4));
+        byte[] output = ArrayPool<byte>.Shared.Rent(initial);
+        int limit = Math.Min(output.Length, capacityLimit);
         int filled = 0;
         try
         {
@@ -285,56 +288,58 @@ internal static class EntryDecoder
             using var zlib = new ZLibStream(input, CompressionMode.Decompress);
             while (true)
             {
-                if (filled == output.Length)
+                if (filled == limit)
                 {
-                    if (output.Length == capacityLimit)
+                    if (limit == capacityLimit)
                     {
                         // At the cap: one more byte of output means the entry is too large.
                         Span<byte> probe = stackalloc byte[1];
                         if (zlib.Read(probe) != 0)
                         {
-                            CryptographicOperations.ZeroMemory(output);
                             return null;
                         }
                         break;
                     }
-                    var larger = GC.AllocateUninitializedArray<byte>((int)Math.Min(capacityLimit, (long)output.Length * 2));
-                    output.AsSpan().CopyTo(larger);
-                    CryptographicOperations.ZeroMemory(output);
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(capacityLimit, (long)limit * 2));
+                    output.AsSpan(0, filled).CopyTo(larger);
+                    Return(output, filled);
                     output = larger;
+                    limit = Math.Min(output.Length, capacityLimit);
                 }
-                int read = zlib.Read(output, filled, output.Length - filled);
+                int read = zlib.Read(output, filled, limit - filled);
                 if (read == 0)
                 {
                     break;
                 }
                 filled += read;
             }
+
+            // ZLibStream reports a stream cut short as a normal end of data. A complete stream ends with
+            // the Adler-32 of its output (which zlib has then verified), so the input's last four bytes
+            // must be exactly that: this rejects truncated streams and trailing bytes alike.
+            if (sourceLength < 6
+                || BinaryPrimitives.ReadUInt32BigEndian(source.AsSpan(sourceLength - 4, 4)) != Adler32(output.AsSpan(0, filled)))
+            {
+                return null;
+            }
+            return output.AsSpan(0, filled).ToArray();
         }
         catch (InvalidDataException)
         {
-            CryptographicOperations.ZeroMemory(output);
             return null;
         }
-        // ZLibStream reports a stream cut short as a normal end of data. A complete stream ends with
-        // the Adler-32 of its output (which zlib has then verified), so the input's last four bytes
-        // must be exactly that: this rejects truncated streams and trailing bytes alike.
-        if (sourceLength < 6
-            || BinaryPrimitives.ReadUInt32BigEndian(source.AsSpan(sourceLength - 4, 4)) != Adler32(output.AsSpan(0, filled)))
+        finally
         {
-            CryptographicOperations.ZeroMemory(output);
-            return null;
+            Return(output, filled);
         }
-        if (filled == output.Length)
+
+        static void Return(byte[] buffer, int used)
         {
-            return output;
+            CryptographicOperations.ZeroMemory(buffer.AsSpan(0, Math.Min(used, buffer.Length)));
+            ArrayPool<byte>.Shared.Return(buffer);
         }
-        var exact = output.AsSpan(0, filled).ToArray();
-        CryptographicOperations.ZeroMemory(output);
-        return exact;
     }
 
-    /// <summary>Adler-32 (RFC 1950 §8.2).</summary>
     internal static uint Adler32(ReadOnlySpan<byte> data)
     {
         const uint Mod = 65521;
