@@ -14,8 +14,7 @@ public sealed partial class SecureCache
         bool Compress,
         TimeSpan WaitTimeout,
         bool ForceOverwrite,
-        int InlineBytes,
-        ISecureCacheGrain Grain);
+        int InlineBytes);
 
     internal CallContext Resolve(CacheKey key, MemoizeOptions? options)
     {
@@ -49,8 +48,7 @@ public sealed partial class SecureCache
             options.Compress ?? _options.CompressByDefault,
             wait,
             options.ForceOverwrite,
-            options.LargeData ? 0 : _options.InlineBytes,
-            _grains.GetGrain<ISecureCacheGrain>(fullKey));
+            options.LargeData ? 0 : _options.InlineBytes);
     }
 
     private (bool Encrypted, byte[] Material) ResolveEncryption(MemoizeOptions options)

@@ -168,7 +168,8 @@ public sealed partial class SecureCache
     {
         try
         {
-            var result = await operation(call.Grain).WaitAsync(bound ?? _options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
+            // Resolved here, inside the fault handling: a client still connecting has no grains to give yet.
+            var result = await operation(_resolveGrain(call.FullKey)).WaitAsync(bound ?? _options.OperationTimeout, _time, cancellationToken).ConfigureAwait(false);
             if (_circuit.RecordSuccess())
             {
                 Log.CircuitClosed(_logger);

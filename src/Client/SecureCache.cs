@@ -19,7 +19,7 @@ public sealed partial class SecureCache : ISecureCache
 {
     private static readonly MemoizeOptions Defaults = new();
 
-    private readonly IGrainFactory _grains;
+    private readonly Func<string, ISecureCacheGrain> _resolveGrain;
     private readonly SecureCacheOptions _options;
     private readonly ICacheSerializer _serializer;
     private readonly ILogger<SecureCache> _logger;
@@ -37,8 +37,20 @@ public sealed partial class SecureCache : ISecureCache
         ILogger<SecureCache> logger,
         SecureCacheMetrics metrics,
         TimeProvider? time = null)
+        : this(GrainsOf(grains), options, serializer, logger, metrics, time)
     {
-        _grains = grains ?? throw new ArgumentNullException(nameof(grains));
+    }
+
+    /// <summary>For a client whose connection comes and goes: <paramref name="resolveGrain"/> may throw while it is down.</summary>
+    internal SecureCache(
+        Func<string, ISecureCacheGrain> resolveGrain,
+        IOptions<SecureCacheOptions> options,
+        ICacheSerializer serializer,
+        ILogger<SecureCache> logger,
+        SecureCacheMetrics metrics,
+        TimeProvider? time = null)
+    {
+        _resolveGrain = resolveGrain ?? throw new ArgumentNullException(nameof(resolveGrain));
         _options = options?.Value ?? throw new ArgumentNullException(nameof(options));
         _serializer = serializer ?? throw new ArgumentNullException(nameof(serializer));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
@@ -47,6 +59,12 @@ public sealed partial class SecureCache : ISecureCache
         _defaultKeyMaterial = SecureCacheOptionsValidator.ResolveDefaultKeyMaterial(_options);
         _circuit = new CircuitBreaker(_options.CircuitBreakerFailures, _options.CircuitBreakDuration, _time);
         _decodeLimits = new DecodeLimits(_options.MaxEntryBytes, _options.MaxExpiration, _options.ClockSkew);
+    }
+
+    private static Func<string, ISecureCacheGrain> GrainsOf(IGrainFactory grains)
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+        return key => grains.GetGrain<ISecureCacheGrain>(key);
     }
 
     /// <summary>True while the circuit is open and calls go straight to their factories.</summary>
