@@ -263,13 +263,7 @@ internal sealed class CliCommands(Stream stdin, Stream stdout, TextWriter stderr
         var command = new Command("info",
             "Describe the stored entry without decrypting it: 'name: value' lines (or JSON with --format json).");
         var common = CommonOptions.AddTo(command, withCluster: true);
-        var format = new Option<string>("--format")
-        {
-            Description = "Output format: text (default) or json.",
-            DefaultValueFactory = _ => "text",
-        };
-        format.AcceptOnlyFromAmong("text", "json");
-        command.Options.Add(format);
+        var format = AddFormatOption(command);
         command.SetAction((result, ct) => Guard(command, async () =>
         {
             var key = common.ReadKey(result);
@@ -286,12 +280,9 @@ internal sealed class CliCommands(Stream stdin, Stream stdout, TextWriter stderr
         return command;
     }
 
-    private Command StatsCommand()
+    /// <summary>`--format text|json`, shared by the verbs that describe rather than move data.</summary>
+    private static Option<string> AddFormatOption(Command command)
     {
-        var command = new Command("stats",
-            "The cluster's cache counters, per silo and in total: 'name: value' lines (or JSON with --format json). "
-            + "Bytes are entries' header and chunk bytes counted against each silo's budget (SecureCache:Grain:MemoryBudgetBytes).");
-        var common = CommonOptions.AddClusterOnlyTo(command);
         var format = new Option<string>("--format")
         {
             Description = "Output format: text (default) or json.",
@@ -299,6 +290,16 @@ internal sealed class CliCommands(Stream stdin, Stream stdout, TextWriter stderr
         };
         format.AcceptOnlyFromAmong("text", "json");
         command.Options.Add(format);
+        return format;
+    }
+
+    private Command StatsCommand()
+    {
+        var command = new Command("stats",
+            "The cluster's cache counters, per silo and in total: 'name: value' lines (or JSON with --format json). "
+            + "Bytes are entries' header and chunk bytes counted against each silo's budget (SecureCache:Grain:MemoryBudgetBytes).");
+        var common = CommonOptions.AddClusterOnlyTo(command);
+        var format = AddFormatOption(command);
         command.SetAction((result, ct) => Guard(command, async () =>
         {
             var args = common.Read(result);
