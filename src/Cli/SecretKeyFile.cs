@@ -52,34 +52,43 @@ internal static class SecretKeyFile
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var path = Path.Combine(directory, FileName);
-        if (File.Exists(path))
+        if (!File.Exists(path))
         {
-            return path;
-        }
-
-        CreateDirectory(directory);
-
-        // Write the whole secret to a private temporary file, then publish it under its final name without
-        // overwriting: the first to publish wins and everyone else uses the winner's file.
-        var temp = Path.Combine(directory, $".{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            WriteNewSecret(temp);
+            CreateDirectory(directory);
             try
             {
-                File.Move(temp, path, overwrite: false);
+                // Created with O_CREAT|O_EXCL: exactly one first run creates the file, whatever races it.
+                // (A rename "without overwrite" is a check then a rename on Linux, and two runs both won.)
+                WriteNewSecret(path);
             }
             catch (IOException) when (File.Exists(path))
             {
                 // Another process created it first; its secret is the one.
             }
         }
-        finally
+
+        WaitUntilComplete(path);
+        return path;
+    }
+
+    /// <summary>
+    /// The creator may still be writing the file. Its size is the only signal another process has, so poll it
+    /// briefly; a file that stays short was left by a crashed first run and must be deleted by hand.
+    /// </summary>
+    private static void WaitUntilComplete(string path)
+    {
+        var complete = SecretBytes * 2 + 1;
+        for (var attempt = 0; attempt < 500; attempt++)
         {
-            TryDelete(temp);
+            if (new FileInfo(path).Length >= complete)
+            {
+                return;
+            }
+
+            Thread.Sleep(10); // no cross-process event exists for "another process finished writing"
         }
 
-        return path;
+        throw new InvalidOperationException($"The secret key file '{path}' is incomplete; delete it and run again to create a new one.");
     }
 
     private static void CreateDirectory(string directory)
@@ -99,13 +108,14 @@ internal static class SecretKeyFile
         }
     }
 
-    private static void WriteNewSecret(string temp)
+    private static void WriteNewSecret(string path)
     {
         var options = new FileStreamOptions
         {
             Mode = System.IO.FileMode.CreateNew,
             Access = FileAccess.Write,
-            Share = FileShare.None,
+            // Readers wait for the full length (one write of the whole line), so they may open it at any time.
+            Share = FileShare.Read,
             Options = FileOptions.WriteThrough,
         };
         if (!OperatingSystem.IsWindows())
@@ -117,7 +127,7 @@ internal static class SecretKeyFile
         var text = Encoding.ASCII.GetBytes(Convert.ToHexStringLower(secret) + "\n");
         try
         {
-            using var stream = new FileStream(temp, options);
+            using var stream = new FileStream(path, options);
             stream.Write(text);
             stream.Flush(flushToDisk: true);
         }
@@ -130,19 +140,7 @@ internal static class SecretKeyFile
         if (!OperatingSystem.IsWindows())
         {
             // UnixCreateMode is filtered by the umask too; state the mode exactly.
-            File.SetUnixFileMode(temp, FileMode);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A stray temporary file holds an unused secret with owner-only permissions; nothing to do.
+            File.SetUnixFileMode(path, FileMode);
         }
     }
 }

@@ -54,7 +54,7 @@ public sealed class SecretKeyFileTests : IDisposable
     [Fact]
     public async Task ConcurrentFirstRunsAgreeOnOneSecret()
     {
-        for (var round = 0; round < 5; round++)
+        for (var round = 0; round < 50; round++)
         {
             var dir = Path.Combine(_root, $"round{round}");
             using var go = new ManualResetEventSlim();
