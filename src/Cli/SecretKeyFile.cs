@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -8,7 +9,7 @@ namespace OrleansSecureCache.Cli;
 /// 32 random bytes written as 64 hex characters, readable by its owner only. Created on first use, atomically:
 /// two first runs at once end up with the same file.
 /// </summary>
-internal static class SecretKeyFile
+internal static partial class SecretKeyFile
 {
     public const string FileName = "secret.key";
     public const string FolderName = "orleans-secure-cache";
@@ -52,43 +53,68 @@ internal static class SecretKeyFile
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var path = Path.Combine(directory, FileName);
-        if (!File.Exists(path))
+        if (File.Exists(path))
         {
-            CreateDirectory(directory);
-            try
-            {
-                // Created with O_CREAT|O_EXCL: exactly one first run creates the file, whatever races it.
-                // (A rename "without overwrite" is a check then a rename on Linux, and two runs both won.)
-                WriteNewSecret(path);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process created it first; its secret is the one.
-            }
+            return path;
         }
 
-        WaitUntilComplete(path);
+        CreateDirectory(directory);
+
+        // Write the whole secret to a private temporary file, then publish it under its final name in one step
+        // that fails if the name exists: the first to publish wins and everyone else uses the winner's file,
+        // and nobody ever sees a half-written one.
+        var temp = Path.Combine(directory, $".{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            WriteNewSecret(temp);
+            if (!Publish(temp, path) && !File.Exists(path))
+            {
+                throw new IOException($"The secret key file '{path}' could not be created.");
+            }
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+
         return path;
     }
 
     /// <summary>
-    /// The creator may still be writing the file. Its size is the only signal another process has, so poll it
-    /// briefly; a file that stays short was left by a crashed first run and must be deleted by hand.
+    /// Gives <paramref name="temp"/> the name <paramref name="path"/> unless that name exists, atomically; false when it
+    /// existed. On Unix this is link(2), which fails with EEXIST: .NET's non-overwriting move may fall back to a
+    /// check followed by a rename, and two concurrent first runs were once seen to keep different secrets.
     /// </summary>
-    private static void WaitUntilComplete(string path)
+    private static bool Publish(string temp, string path)
     {
-        var complete = SecretBytes * 2 + 1;
-        for (var attempt = 0; attempt < 500; attempt++)
+        if (OperatingSystem.IsWindows())
         {
-            if (new FileInfo(path).Length >= complete)
+            try
             {
-                return;
+                File.Move(temp, path, overwrite: false); // MoveFileEx without REPLACE_EXISTING is atomic
+                return true;
             }
-
-            Thread.Sleep(10); // no cross-process event exists for "another process finished writing"
+            catch (IOException) when (File.Exists(path))
+            {
+                return false;
+            }
         }
 
-        throw new InvalidOperationException($"The secret key file '{path}' is incomplete; delete it and run again to create a new one.");
+        if (NativeMethods.link(temp, path) == 0)
+        {
+            return true;
+        }
+
+        const int EEXIST = 17;
+        var error = Marshal.GetLastPInvokeError();
+        return error == EEXIST ? false : throw new IOException($"Creating '{path}' failed (errno {error}).");
+    }
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        [return: MarshalAs(UnmanagedType.I4)]
+        internal static partial int link(string oldpath, string newpath);
     }
 
     private static void CreateDirectory(string directory)
@@ -108,14 +134,13 @@ internal static class SecretKeyFile
         }
     }
 
-    private static void WriteNewSecret(string path)
+    private static void WriteNewSecret(string temp)
     {
         var options = new FileStreamOptions
         {
             Mode = System.IO.FileMode.CreateNew,
             Access = FileAccess.Write,
-            // Readers wait for the full length (one write of the whole line), so they may open it at any time.
-            Share = FileShare.Read,
+            Share = FileShare.None,
             Options = FileOptions.WriteThrough,
         };
         if (!OperatingSystem.IsWindows())
@@ -127,7 +152,7 @@ internal static class SecretKeyFile
         var text = Encoding.ASCII.GetBytes(Convert.ToHexStringLower(secret) + "\n");
         try
         {
-            using var stream = new FileStream(path, options);
+            using var stream = new FileStream(temp, options);
             stream.Write(text);
             stream.Flush(flushToDisk: true);
         }
@@ -140,7 +165,7 @@ internal static class SecretKeyFile
         if (!OperatingSystem.IsWindows())
         {
             // UnixCreateMode is filtered by the umask too; state the mode exactly.
-            File.SetUnixFileMode(path, FileMode);
+            File.SetUnixFileMode(temp, FileMode);
         }
     }
 }
